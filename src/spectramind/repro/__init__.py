@@ -1,0 +1,1 @@
+"""ADR 0006 reproducibility layer: determinism guardrails, run manifests, config snapshots."""

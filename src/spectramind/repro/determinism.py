@@ -1,0 +1,69 @@
+"""Determinism guardrails (ADR 0006 layer 5): one call, made by every stage.
+
+Float results on CPU depend on the thread count, so the thread count is pinned explicitly and
+recorded; on CUDA, deterministic kernels, no cudnn autotuning and no TF32.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+from typing import Any
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+DEFAULT_THREADS = 1
+_THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
+def set_deterministic(
+    seed: int, threads: int | None = None, use_torch: bool = True
+) -> dict[str, Any]:
+    """Seed Python, NumPy and torch; make torch deterministic; pin thread counts.
+
+    Args:
+        seed: the run's seed.
+        threads: intra-op threads for torch and BLAS; default ``SPECTRAMIND_THREADS`` or 1.
+        use_torch: import and configure torch (stages that never touch torch may skip its
+            import cost).
+
+    Returns:
+        The settings applied, for the run manifest.
+    """
+    if threads is None:
+        threads = int(os.environ.get("SPECTRAMIND_THREADS", DEFAULT_THREADS))
+    # cuBLAS reads this at handle creation: set before any CUDA work.
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    os.environ["PYTHONHASHSEED"] = str(seed)  # affects child processes only
+    for name in _THREAD_VARIABLES:
+        os.environ.setdefault(name, str(threads))
+    random.seed(seed)
+    np.random.seed(seed % 2**32)  # noqa: NPY002 - legacy global state some libraries use
+    settings: dict[str, Any] = {
+        "seed": seed,
+        "threads": threads,
+        "CUBLAS_WORKSPACE_CONFIG": os.environ["CUBLAS_WORKSPACE_CONFIG"],
+        **{name: os.environ[name] for name in _THREAD_VARIABLES},
+    }
+    if use_torch:
+        import torch
+
+        torch.manual_seed(seed)
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
+        torch.use_deterministic_algorithms(True)
+        torch.backends.cudnn.benchmark = False
+        torch.backends.cudnn.deterministic = True
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+        settings.update(
+            torch_threads=torch.get_num_threads(),
+            torch_deterministic=torch.are_deterministic_algorithms_enabled(),
+            cudnn_benchmark=torch.backends.cudnn.benchmark,
+            tf32=torch.backends.cuda.matmul.allow_tf32,
+        )
+    log.debug("determinism settings: %s", settings)
+    return settings
