@@ -1,0 +1,31 @@
+# SpectraMind: ADC 2025 raw detector frames -> submission.csv, with ADR-0006 run manifests.
+#
+#   simulate (only without data_dir) -> calibrate (one job per planet visit)
+#   -> fit (one job per planet) -> train -> predict -> submit, plus validation score and report.
+#
+# Outputs land in artifacts/<stage>/..., logs in logs/<stage>/..., benchmarks in
+# artifacts/benchmarks/<stage>/..., run manifests in artifacts/runs/<stage>/<run id>/events.jsonl.
+# Configuration: config/config.yaml (validated by schemas/config.schema.yaml).
+
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/simulate.smk"
+include: "workflow/rules/calibrate.smk"
+include: "workflow/rules/fit.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/predict.smk"
+include: "workflow/rules/submit.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    input:
+        "artifacts/submission/submission.csv",
+        "artifacts/metrics/score.json",
+        "artifacts/report/figures.done",

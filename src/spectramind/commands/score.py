@@ -1,0 +1,69 @@
+"""``spectramind score``: the competition metric of a submission (or predictions) vs a truth table."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "score",
+        help="score a submission.csv or predictions .npz with the ADC 2025 metric",
+        description=(
+            "Gaussian log-likelihood score of FORMAT.md section 5. Rows are matched on "
+            "planet_id; the naive mean/std come from all label values of --train. Prints the "
+            "score and its breakdown; --json also writes them (atomically)."
+        ),
+    )
+    parser.add_argument(
+        "--truth", type=Path, required=True,
+        help="CSV with planet_id, wl_1..wl_283 (e.g. train.csv or <data_dir>.truth.csv)",
+    )
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--submission", type=Path, help="submission CSV to score")
+    source.add_argument(
+        "--predictions", type=Path,
+        help="predictions .npz (planet_id, mu, sigma) to score, e.g. of held-out train planets",
+    )
+    parser.add_argument(
+        "--train", type=Path, required=True, help="train.csv whose label values give the naive mean/std"
+    )
+    parser.add_argument("--json", type=Path, help="write the score and breakdown to this JSON file")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from spectramind import metric, validation
+
+    if args.predictions is not None:
+        breakdown = validation.write_validation_report(
+            args.predictions, args.truth, args.json, train_labels_for_naive=args.train
+        )
+    else:
+        breakdown = metric.score_files(args.truth, args.submission, args.train)
+        if args.json is not None:
+            validation.write_score_json(
+                args.json,
+                breakdown,
+                inputs={
+                    "truth": str(args.truth),
+                    "submission": str(args.submission),
+                    "train": str(args.train),
+                },
+            )
+    log.info(
+        "score %.6f (FGS %.4f, AIRS %.4f; z-RMS %.3f, within 1 sigma %.3f; %d planets)",
+        breakdown.score,
+        breakdown.fgs_score,
+        breakdown.airs_score,
+        breakdown.z_rms,
+        breakdown.within_1sigma,
+        breakdown.n_planets,
+    )
+    # The score on stdout (one number) so that shells and the workflow can capture it.
+    print(repr(breakdown.score))  # noqa: T201
+    return 0

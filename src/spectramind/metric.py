@@ -1,0 +1,424 @@
+"""The ADC 2025 competition score: a weighted Gaussian log-likelihood (FORMAT.md section 5).
+
+For planet i and wavelength j (j = 1 is the FGS1 photometer)::
+
+    logN(y; m, s) = -0.5 log(2 pi) - log(s) - (y - m)^2 / (2 s^2)
+    L_pred = logN(y; mu, max(sigma, 1e-15))
+    L_true = logN(y; y, sigma_true_j)           1e-6 for FGS1, 1e-5 for AIRS
+    L_ref  = logN(y; naive_mean, naive_sigma)   mean and std of all train.csv label values
+    s_ij   = (L_pred - L_ref) / (L_true - L_ref)
+    score  = clip(sum_ij w_j s_ij / sum_ij w_j, 0, 1)     w_1 = 57.846, else 1
+
+A submission is rejected before scoring if any value is negative, a value column is not
+numeric, or it does not have exactly 566 value columns; rows are matched on ``planet_id``.
+Value columns are taken by position (283 depths, then 283 sigmas) as the Kaggle metric does;
+a header that differs from ``wl_1..wl_283, sigma_1..sigma_283`` is logged as a warning.
+Non-finite values are rejected too (Kaggle would return a NaN score for them).
+
+``naive_sigma`` is the population standard deviation (``numpy.std``, ddof = 0) of all label
+values; with ~3e5 values the ddof choice changes the score by less than 1e-6.
+
+Besides the score, :class:`ScoreBreakdown` reports the same formula restricted to the FGS and
+the AIRS columns, and the calibration of the sigmas: the RMS of ``z = (y - mu) / sigma``
+(1 for honest Gaussian sigmas) and the fraction of truths within +-1 sigma (0.683 if honest).
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from spectramind.data import layout
+from spectramind.errors import SpectraMindError
+
+log = logging.getLogger(__name__)
+
+SIGMA_FLOOR = 1e-15  # the metric clips submitted sigmas from below at this value
+N_VALUE_COLUMNS = 2 * layout.N_WAVELENGTHS  # 566
+_HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
+
+
+class SubmissionFormatError(SpectraMindError):
+    """A submission (or truth table) breaks the metric's validation rules.
+
+    The message names the file or table, the planet and/or column, what was expected and what
+    was found.
+    """
+
+
+@dataclass(frozen=True)
+class NaiveReference:
+    """The reference prediction of the metric: one mean and one std for every element."""
+
+    mean: float  # mean of all train label values, (Rp/Rs)^2
+    sigma: float  # population std of all train label values, (Rp/Rs)^2
+
+    @classmethod
+    def from_labels(cls, labels: np.ndarray) -> NaiveReference:
+        """Naive mean/std of every value in ``labels`` (n_planets, 283) from train.csv."""
+        values = np.asarray(labels, dtype=np.float64)
+        if values.size < 2 or not np.all(np.isfinite(values)):
+            raise SubmissionFormatError(
+                f"train labels: expected at least 2 finite values, found {values.size} "
+                f"({int(np.count_nonzero(~np.isfinite(values)))} non-finite)"
+            )
+        sigma = float(np.std(values))
+        if sigma <= 0:
+            raise SubmissionFormatError("train labels: expected a positive std, found 0")
+        return cls(mean=float(np.mean(values)), sigma=sigma)
+
+
+def sigma_true() -> np.ndarray:
+    """The metric's ideal sigma per wavelength, shape (283,): 1e-6 for FGS1, 1e-5 for AIRS."""
+    out = np.full(layout.N_WAVELENGTHS, layout.SIGMA_TRUE_AIRS)
+    out[0] = layout.SIGMA_TRUE_FGS
+    return out
+
+
+def wavelength_weights() -> np.ndarray:
+    """The metric's weight per wavelength, shape (283,): 57.846 for FGS1, 1 for AIRS."""
+    out = np.ones(layout.N_WAVELENGTHS)
+    out[0] = layout.FGS_WEIGHT
+    return out
+
+
+def log_normal(y: np.ndarray, mean: np.ndarray | float, sigma: np.ndarray | float) -> np.ndarray:
+    """Gaussian log-density logN(y; mean, sigma), element-wise (as scipy.stats.norm.logpdf)."""
+    z = (np.asarray(y, dtype=np.float64) - mean) / sigma
+    return -_HALF_LOG_2PI - np.log(sigma) - 0.5 * z * z
+
+
+def element_scores(
+    truth: np.ndarray, mu: np.ndarray, sigma: np.ndarray, naive: NaiveReference
+) -> np.ndarray:
+    """Per-element normalised log-likelihood s_ij, shape (n_planets, 283); 1 = ideal, 0 = naive.
+
+    Rows of ``truth``, ``mu`` and ``sigma`` (all (n_planets, 283)) must already be aligned.
+    ``sigma`` is floored at :data:`SIGMA_FLOOR` as the metric does.
+    """
+    truth = np.asarray(truth, dtype=np.float64)
+    l_pred = log_normal(truth, mu, np.maximum(sigma, SIGMA_FLOOR))
+    l_true = log_normal(truth, truth, sigma_true())
+    l_ref = log_normal(truth, naive.mean, naive.sigma)
+    return (l_pred - l_ref) / (l_true - l_ref)
+
+
+@dataclass(frozen=True)
+class ScoreBreakdown:
+    """The competition score and diagnostics of one set of predictions.
+
+    ``fgs_score`` / ``airs_score`` apply the score formula to that instrument's columns only
+    and are *not* clipped (they can be negative or exceed 1). ``z_rms*`` is the RMS of
+    ``(truth - mu) / max(sigma, 1e-15)``; ``within_1sigma*`` the fraction with ``|z| <= 1``.
+    """
+
+    score: float
+    score_unclipped: float
+    fgs_score: float
+    airs_score: float
+    z_rms: float
+    z_rms_fgs: float
+    z_rms_airs: float
+    within_1sigma: float
+    within_1sigma_fgs: float
+    within_1sigma_airs: float
+    n_planets: int
+    naive: NaiveReference
+    planet_ids: tuple[int, ...] = field(default=())
+    per_planet_score: tuple[float, ...] = field(default=())  # weighted, unclipped, per row
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (per-planet scores keyed by planet id as a string)."""
+        return {
+            "score": self.score,
+            "score_unclipped": self.score_unclipped,
+            "fgs_score": self.fgs_score,
+            "airs_score": self.airs_score,
+            "z_rms": self.z_rms,
+            "z_rms_fgs": self.z_rms_fgs,
+            "z_rms_airs": self.z_rms_airs,
+            "within_1sigma": self.within_1sigma,
+            "within_1sigma_fgs": self.within_1sigma_fgs,
+            "within_1sigma_airs": self.within_1sigma_airs,
+            "n_planets": self.n_planets,
+            "naive_mean": self.naive.mean,
+            "naive_sigma": self.naive.sigma,
+            "per_planet_score": {
+                str(pid): s for pid, s in zip(self.planet_ids, self.per_planet_score, strict=True)
+            },
+        }
+
+
+def check_prediction_values(mu: np.ndarray, sigma: np.ndarray, source: str = "submission",
+                            planet_ids: Sequence[int] | None = None) -> None:
+    """Apply the metric's value rules to mu and sigma (n, 283): finite and non-negative.
+
+    Raises :class:`SubmissionFormatError` naming ``source``, the first offending planet and
+    column, and the value found.
+    """
+    for name, values, columns in (
+        ("mu", mu, layout.WL_COLUMNS),
+        ("sigma", sigma, layout.SIGMA_COLUMNS),
+    ):
+        values = np.asarray(values)
+        if values.ndim != 2 or values.shape[1] != layout.N_WAVELENGTHS:
+            raise SubmissionFormatError(
+                f"{source}: expected {name} of shape (n_planets, {layout.N_WAVELENGTHS}), "
+                f"found {values.shape}"
+            )
+        if not np.issubdtype(values.dtype, np.number) or np.issubdtype(values.dtype, np.complexfloating):
+            raise SubmissionFormatError(f"{source}: expected numeric {name}, found {values.dtype}")
+        for problem, bad in (
+            ("a finite value", ~np.isfinite(values)),
+            ("a non-negative value", np.isfinite(values) & (values < 0)),
+        ):
+            if bad.any():
+                row, col = (int(k) for k in np.argwhere(bad)[0])
+                planet = planet_ids[row] if planet_ids is not None else f"row {row}"
+                raise SubmissionFormatError(
+                    f"{source}: planet {planet} column {columns[col]}: expected {problem}, "
+                    f"found {values[row, col]!r} ({int(bad.sum())} such values)"
+                )
+
+
+def score_arrays(
+    truth: np.ndarray,
+    mu: np.ndarray,
+    sigma: np.ndarray,
+    naive: NaiveReference,
+    planet_ids: Sequence[int] | None = None,
+) -> ScoreBreakdown:
+    """Score row-aligned arrays (n_planets, 283) of truth, predicted depth and sigma.
+
+    Applies the value rules of :func:`check_prediction_values` first.
+    """
+    truth = np.asarray(truth, dtype=np.float64)
+    check_prediction_values(mu, sigma, planet_ids=planet_ids)
+    if truth.shape != np.shape(mu) or truth.shape != np.shape(sigma):
+        raise SubmissionFormatError(
+            f"expected truth, mu and sigma of one shape, found {truth.shape}, "
+            f"{np.shape(mu)}, {np.shape(sigma)}"
+        )
+    if truth.shape[0] == 0:
+        raise SubmissionFormatError("expected at least one planet to score, found none")
+    if not np.all(np.isfinite(truth)):
+        raise SubmissionFormatError("truth: expected finite transit depths, found NaN/inf")
+    mu = np.asarray(mu, dtype=np.float64)
+    sigma = np.asarray(sigma, dtype=np.float64)
+    s = element_scores(truth, mu, sigma, naive)
+    w = wavelength_weights()
+    weighted = float(np.sum(s * w) / (w.sum() * s.shape[0]))
+    z = (truth - mu) / np.maximum(sigma, SIGMA_FLOOR)
+    inside = np.abs(z) <= 1.0
+    ids = tuple(int(p) for p in planet_ids) if planet_ids is not None else tuple(range(len(s)))
+    return ScoreBreakdown(
+        score=float(np.clip(weighted, 0.0, 1.0)),
+        score_unclipped=weighted,
+        fgs_score=float(np.mean(s[:, 0])),
+        airs_score=float(np.mean(s[:, 1:])),
+        z_rms=float(np.sqrt(np.mean(z * z))),
+        z_rms_fgs=float(np.sqrt(np.mean(z[:, 0] ** 2))),
+        z_rms_airs=float(np.sqrt(np.mean(z[:, 1:] ** 2))),
+        within_1sigma=float(np.mean(inside)),
+        within_1sigma_fgs=float(np.mean(inside[:, 0])),
+        within_1sigma_airs=float(np.mean(inside[:, 1:])),
+        n_planets=int(s.shape[0]),
+        naive=naive,
+        planet_ids=ids,
+        per_planet_score=tuple(float(v) for v in (s @ w) / w.sum()),
+    )
+
+
+def align_on_planet_id(
+    truth_ids: np.ndarray, pred_ids: np.ndarray, source: str = "submission"
+) -> np.ndarray:
+    """Row index into the predictions for each truth planet, shape (n_truth,).
+
+    Raises :class:`SubmissionFormatError` naming a duplicate, missing or extra planet.
+    """
+    pred_ids = np.asarray(pred_ids, dtype=np.int64)
+    truth_ids = np.asarray(truth_ids, dtype=np.int64)
+    position: dict[int, int] = {}
+    for row, pid in enumerate(pred_ids.tolist()):
+        if pid in position:
+            raise SubmissionFormatError(f"{source}: planet {pid}: expected one row, found two")
+        position[pid] = row
+    missing = [int(p) for p in truth_ids if int(p) not in position]
+    if missing:
+        raise SubmissionFormatError(
+            f"{source}: planet {missing[0]}: expected a row for every truth planet, "
+            f"found {len(missing)} missing"
+        )
+    extra = sorted(set(position) - set(truth_ids.tolist()))
+    if extra:
+        raise SubmissionFormatError(
+            f"{source}: planet {extra[0]}: not in the truth table ({len(extra)} extra rows)"
+        )
+    return np.array([position[int(p)] for p in truth_ids], dtype=np.int64)
+
+
+def score_tables(
+    truth_ids: np.ndarray,
+    truth: np.ndarray,
+    pred_ids: np.ndarray,
+    mu: np.ndarray,
+    sigma: np.ndarray,
+    naive: NaiveReference,
+    source: str = "submission",
+) -> ScoreBreakdown:
+    """Score predictions whose rows are matched to the truth rows on planet_id."""
+    index = align_on_planet_id(truth_ids, pred_ids, source)
+    mu = np.asarray(mu)[index]
+    sigma = np.asarray(sigma)[index]
+    return score_arrays(truth, mu, sigma, naive, planet_ids=np.asarray(truth_ids).tolist())
+
+
+# --- tables: CSV files and DataFrame-like objects ------------------------------------------
+
+
+@dataclass(frozen=True)
+class NumericTable:
+    """A planet_id-keyed table: header (with planet_id first), ids (n,), values (n, n_cols)."""
+
+    source: str
+    header: tuple[str, ...]
+    planet_ids: np.ndarray
+    values: np.ndarray
+
+
+def _parse_columns(source: str, header: Sequence[str], columns: Sequence[Sequence[Any]]) -> NumericTable:
+    """Build a :class:`NumericTable` from raw columns; names the first non-numeric column."""
+    if not header or header[0] != "planet_id":
+        raise SubmissionFormatError(
+            f"{source}: expected first column 'planet_id', found {header[0] if header else None!r}"
+        )
+    n_rows = len(columns[0]) if columns else 0
+    try:
+        ids = np.array([int(v) for v in columns[0]], dtype=np.int64)
+    except (TypeError, ValueError) as err:
+        raise SubmissionFormatError(f"{source}: column planet_id: expected integers ({err})") from err
+    values = np.empty((n_rows, len(header) - 1), dtype=np.float64)
+    for k, column in enumerate(columns[1:]):
+        try:
+            values[:, k] = [float(v) for v in column]
+        except (TypeError, ValueError):
+            row = next(r for r, v in enumerate(column) if not _is_number(v))
+            raise SubmissionFormatError(
+                f"{source}: column {header[k + 1]} must be numeric, found {column[row]!r} "
+                f"for planet {ids[row]}"
+            ) from None
+    return NumericTable(source, tuple(header), ids, values)
+
+
+def _is_number(value: Any) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return not isinstance(value, str) or value.strip() != ""
+
+
+def read_numeric_csv(path: Path | str) -> NumericTable:
+    """Read a planet_id-keyed CSV (train.csv, a truth file, a submission) into a NumericTable."""
+    path = Path(path)
+    if not path.is_file():
+        raise SubmissionFormatError(f"{path}: file not found")
+    with path.open(newline="") as handle:
+        rows = [row for row in csv.reader(handle) if row]
+    if not rows:
+        raise SubmissionFormatError(f"{path}: expected a header row, found an empty file")
+    header, body = rows[0], rows[1:]
+    for i, row in enumerate(body):
+        if len(row) != len(header):
+            raise SubmissionFormatError(
+                f"{path}: row {i + 2}: expected {len(header)} fields, found {len(row)}"
+            )
+    columns = list(zip(*body, strict=True)) if body else [() for _ in header]
+    return _parse_columns(str(path), header, columns)
+
+
+def table_from_frame(frame: Any, source: str = "dataframe") -> NumericTable:
+    """A :class:`NumericTable` from a DataFrame-like object (``.columns``, ``frame[col]``).
+
+    Works with pandas without importing it; a column whose dtype is not numeric is rejected
+    as the Kaggle metric does.
+    """
+    header = [str(c) for c in frame.columns]
+    columns = []
+    for name in frame.columns:
+        column = np.asarray(frame[name].to_numpy())
+        if name != "planet_id" and column.dtype.kind not in "iuf":
+            raise SubmissionFormatError(
+                f"{source}: column {name} must be numeric, found dtype {column.dtype}"
+            )
+        columns.append(column.tolist())
+    return _parse_columns(source, header, columns)
+
+
+def split_submission(table: NumericTable) -> tuple[np.ndarray, np.ndarray]:
+    """(mu, sigma), each (n, 283), from a submission table, by position as Kaggle does."""
+    n_values = len(table.header) - 1
+    if n_values != N_VALUE_COLUMNS:
+        raise SubmissionFormatError(
+            f"{table.source}: expected exactly {N_VALUE_COLUMNS} value columns besides planet_id, "
+            f"found {n_values}"
+        )
+    if table.header != layout.SUBMISSION_COLUMNS:
+        log.warning(
+            "%s: header differs from planet_id, wl_1..wl_283, sigma_1..sigma_283; "
+            "columns are taken by position",
+            table.source,
+        )
+    n = layout.N_WAVELENGTHS
+    return table.values[:, :n], table.values[:, n:]
+
+
+def truth_values(table: NumericTable) -> np.ndarray:
+    """Depths (n, 283) of a truth/labels table with columns planet_id, wl_1..wl_283."""
+    expected = ("planet_id", *layout.WL_COLUMNS)
+    if table.header != expected:
+        raise SubmissionFormatError(
+            f"{table.source}: expected columns planet_id, wl_1..wl_283 ({len(expected)}), "
+            f"found {len(table.header)} starting {list(table.header[:3])}"
+        )
+    return table.values
+
+
+def score_submission_table(
+    truth: NumericTable, submission: NumericTable, naive: NaiveReference
+) -> ScoreBreakdown:
+    """Score a submission table against a truth table (rows matched on planet_id)."""
+    mu, sigma = split_submission(submission)
+    return score_tables(
+        truth.planet_ids,
+        truth_values(truth),
+        submission.planet_ids,
+        mu,
+        sigma,
+        naive,
+        source=submission.source,
+    )
+
+
+def score_files(
+    truth_csv: Path | str, submission_csv: Path | str, train_csv: Path | str
+) -> ScoreBreakdown:
+    """Score ``submission_csv`` against ``truth_csv``; naive mean/std from all of ``train_csv``."""
+    naive = NaiveReference.from_labels(truth_values(read_numeric_csv(train_csv)))
+    return score_submission_table(
+        read_numeric_csv(truth_csv), read_numeric_csv(submission_csv), naive
+    )
+
+
+def score_dataframes(solution: Any, submission: Any, naive: NaiveReference) -> ScoreBreakdown:
+    """Score DataFrame-like ``submission`` against ``solution`` (both with planet_id columns)."""
+    return score_submission_table(
+        table_from_frame(solution, "solution"), table_from_frame(submission, "submission"), naive
+    )

@@ -1,0 +1,124 @@
+"""One run id per ``snakemake`` invocation, shared by all of its jobs.
+
+A run id is the UTC start time ``YYYYMMDD_HHMMSS``. The Snakefile calls :func:`start_run` at parse
+time. In the main snakemake process it makes a new id (unless ``SPECTRAMIND_RUN_ID`` is already
+set, which pins it) and exports it, with the snapshot path, in ``os.environ``. Every job inherits
+it from there:
+
+* local jobs: shell commands are children of the main process;
+* SLURM jobs: the executor plugin calls ``sbatch --export=ALL`` from the main process, so the job
+  sees the main process's environment, and the job's own re-parse of the Snakefile finds the id
+  in ``os.environ`` instead of making a new one;
+* other executors: the Snakefile also lists the variables in ``envvars:`` (:data:`JOB_ENVVARS`),
+  which snakemake passes to remote jobs explicitly.
+
+A job process (``main_process=False``) never makes an id: without the variable it fails, because a
+fresh id there would silently split the run.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import MutableMapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from spectramind.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+RUN_ID_FORMAT = "%Y%m%d_%H%M%S"
+RUN_ID_PATTERN = re.compile(r"^\d{8}_\d{6}$")
+DEFAULT_RUNS_ROOT = "artifacts/runs"
+
+ENV_RUN_ID = "SPECTRAMIND_RUN_ID"
+ENV_SNAPSHOT = "SPECTRAMIND_SNAPSHOT"
+ENV_RUNS_ROOT = "SPECTRAMIND_RUNS_ROOT"
+ENV_SEED = "SPECTRAMIND_SEED"
+#: Variables a Snakefile should declare with ``envvars:`` so every executor passes them to jobs.
+JOB_ENVVARS = (ENV_RUN_ID, ENV_SNAPSHOT, ENV_RUNS_ROOT, ENV_SEED)
+
+
+def is_run_id(text: str) -> bool:
+    """True if ``text`` looks like a run id (``YYYYMMDD_HHMMSS``)."""
+    return bool(RUN_ID_PATTERN.match(text))
+
+
+def new_run_id(root: Path | str = DEFAULT_RUNS_ROOT, now: datetime | None = None) -> str:
+    """The UTC time as a run id, moved on by whole seconds past ids already used under ``root``."""
+    moment = (now or datetime.now(UTC)).replace(microsecond=0)
+    root = Path(root)
+    while True:
+        run_id = moment.strftime(RUN_ID_FORMAT)
+        if not (root / run_id).exists():
+            return run_id
+        moment += timedelta(seconds=1)
+
+
+def resolve_run_id(
+    root: Path | str = DEFAULT_RUNS_ROOT,
+    main_process: bool = True,
+    environ: MutableMapping[str, str] | None = None,
+) -> str:
+    """The run id from ``SPECTRAMIND_RUN_ID``, or (main process only) a new one, exported there."""
+    env = os.environ if environ is None else environ
+    run_id = env.get(ENV_RUN_ID)
+    if run_id:
+        if not is_run_id(run_id):
+            raise ConfigError(f"{ENV_RUN_ID}={run_id!r} is not a run id of the form YYYYMMDD_HHMMSS")
+        return run_id
+    if not main_process:
+        raise ConfigError(
+            f"{ENV_RUN_ID} is not set in this job: the main snakemake process exports it; "
+            "check that the executor passes the environment (envvars:) to jobs"
+        )
+    run_id = new_run_id(root)
+    env[ENV_RUN_ID] = run_id
+    return run_id
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What a Snakefile needs about the current run."""
+
+    run_id: str
+    snapshot_path: str
+    config_sha256: str
+    root: str
+
+
+def start_run(
+    config: dict[str, Any],
+    root: Path | str | None = None,
+    main_process: bool = True,
+    seed: int | None = None,
+    environ: MutableMapping[str, str] | None = None,
+) -> RunContext:
+    """Resolve the run id, freeze ``config`` once, export the job variables; call at parse time.
+
+    In a job process the snapshot written by the main process is reused as it is (not rewritten),
+    so a job cannot disagree with the frozen config.
+    """
+    from spectramind.repro.snapshot import freeze_config, snapshot_path
+    from spectramind.repro.hashing import sha256_file
+
+    env = os.environ if environ is None else environ
+    root = str(root or env.get(ENV_RUNS_ROOT) or DEFAULT_RUNS_ROOT)
+    run_id = resolve_run_id(root, main_process=main_process, environ=env)
+    if main_process:
+        path, sha256 = freeze_config(config, run_id, root)
+    else:
+        path = Path(env.get(ENV_SNAPSHOT) or snapshot_path(run_id, root))
+        if not path.is_file():
+            raise ConfigError(f"config snapshot {path} of run {run_id} is missing in this job")
+        sha256 = sha256_file(path)
+    env[ENV_SNAPSHOT] = str(path)
+    env[ENV_RUNS_ROOT] = root
+    if seed is not None:
+        env[ENV_SEED] = str(seed)
+    log.info("run %s, config snapshot %s (sha256 %s)", run_id, path, sha256[:12])
+    return RunContext(run_id, str(path), sha256, root)

@@ -1,0 +1,23 @@
+# Raw frames -> light curves: one job per planet visit, so --cores N and clusters parallelise it.
+
+
+rule calibrate:
+    input:
+        get_calibrate_input,
+    output:
+        "artifacts/calib/{split}/{planet_id}/visit_{visit}.npz",
+    log:
+        "logs/calibrate/{split}/{planet_id}/visit_{visit}.log",
+    benchmark:
+        "artifacts/benchmarks/calibrate/{split}/{planet_id}/visit_{visit}.tsv"
+    params:
+        data_dir=get_dataset,
+        preset=config["calibrate"]["preset"],
+        steps=get_calibrate_steps(),
+    conda:
+        "../../envs/calibrate.yaml"
+    shell:
+        "{MANIFEST} --stage calibrate --rule {rule} --log {log} --input {input:q} --output {output:q} -- "
+        "spectramind calibrate --data-dir {params.data_dir} --split {wildcards.split}"
+        " --planet {wildcards.planet_id} --visit {wildcards.visit} --preset {params.preset}"
+        " --steps-json {params.steps:q} --out {output}"

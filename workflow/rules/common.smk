@@ -1,0 +1,89 @@
+# Shared setup and input functions. Logic lives in the spectramind package (spectramind.plan,
+# spectramind.repro); this file only wires it to Snakemake.
+import json
+
+from snakemake.utils import validate
+
+from spectramind import plan
+from spectramind.repro import workflow as repro
+
+
+validate(config, "../../schemas/config.schema.yaml")
+
+SIMULATED = config["data_dir"] == ""
+DATA_DIR = "data/synthetic" if SIMULATED else config["data_dir"]
+TRUTH_CSV = f"{DATA_DIR}.truth.csv"
+# One run id per snakemake invocation, shared by its jobs (also cluster jobs, which re-parse
+# this file): see docs/reproducibility.md.
+RUN = repro.start_run(config)
+# Prefix of every rule's shell command: runs the stage and appends its manifest record.
+MANIFEST = RUN.wrapper_prefix
+
+
+wildcard_constraints:
+    split="train|test",
+    planet_id=r"\d+",
+    visit=r"\d+",
+
+
+def get_dataset(wildcards=None):
+    """The dataset folder: the simulate checkpoint's output, or the user's data_dir."""
+    if SIMULATED:
+        return checkpoints.simulate.get().output.dataset
+    return DATA_DIR
+
+
+def get_calibrate_input(wildcards):
+    if SIMULATED:
+        return get_dataset()
+    return plan.raw_inputs_of_visit(
+        DATA_DIR, wildcards.split, wildcards.planet_id, wildcards.visit
+    )
+
+
+def get_calibrated_visits(wildcards):
+    return plan.calibrated_paths_of_planet(
+        get_dataset(), wildcards.split, wildcards.planet_id
+    )
+
+
+def get_star_info(wildcards):
+    return f"{get_dataset()}/{wildcards.split}_star_info.csv"
+
+
+def get_star_info_of(split):
+    def get_star_info_of_split(wildcards):
+        return f"{get_dataset()}/{split}_star_info.csv"
+
+    return get_star_info_of_split
+
+
+def get_fits(split):
+    def get_fits_of_split(wildcards):
+        return plan.fit_paths_of_split(get_dataset(), split)
+
+    return get_fits_of_split
+
+
+def get_labels(wildcards):
+    return f"{get_dataset()}/train.csv"
+
+
+def get_sample_submission(wildcards):
+    return f"{get_dataset()}/sample_submission.csv"
+
+
+def get_truth(wildcards):
+    """Test truth (simulated data only) for the report; none for real data."""
+    return TRUTH_CSV if SIMULATED else []
+
+
+def get_calibrate_steps():
+    return json.dumps(config["calibrate"]["steps"], sort_keys=True)
+
+
+def get_report_calibrated(wildcards):
+    """The first train planet's first calibrated visit: the report's light-curve example."""
+    planets = plan.planet_visits(get_dataset(), "train")
+    planet_id = min(planets)
+    return plan.calibrated_path("train", planet_id, planets[planet_id][0])

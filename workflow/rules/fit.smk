@@ -1,0 +1,21 @@
+# Light curves -> transit depths: one physics fit per planet, its visits combined.
+
+
+rule fit:
+    input:
+        calibrated=get_calibrated_visits,
+        star_info=get_star_info,
+    output:
+        "artifacts/fit/{split}/{planet_id}.npz",
+    log:
+        "logs/fit/{split}/{planet_id}.log",
+    benchmark:
+        "artifacts/benchmarks/fit/{split}/{planet_id}.tsv"
+    params:
+        seed=config["seed"],
+    conda:
+        "../../envs/fit.yaml"
+    shell:
+        "{MANIFEST} --stage fit --rule {rule} --log {log} --input {input:q} --output {output:q} -- "
+        "spectramind fit --calibrated {input.calibrated} --star-info {input.star_info}"
+        " --planet {wildcards.planet_id} --out {output}"

@@ -1,0 +1,48 @@
+# Checkpoint + physics depths -> predicted spectra (mu, sigma) for the test planets and for
+# the held-out train planets (the validation score).
+
+
+rule predict:
+    input:
+        ckpt="artifacts/ckpt/model.pt",
+        fits=get_fits("test"),
+        star_info=get_star_info_of("test"),
+    output:
+        "artifacts/preds/test.npz",
+    log:
+        "logs/predict/test.log",
+    benchmark:
+        "artifacts/benchmarks/predict/test.tsv"
+    params:
+        device=config["train"]["device"],
+    resources:
+        gpu=0,
+    conda:
+        "../../envs/train.yaml"
+    shell:
+        "{MANIFEST} --stage predict --rule {rule} --log {log} --input {input:q} --output {output:q} -- "
+        "spectramind predict --ckpt {input.ckpt} --features {input.fits}"
+        " --star-info {input.star_info} --device {params.device} --out {output}"
+
+
+rule predict_holdout:
+    input:
+        ckpt="artifacts/ckpt/model.pt",
+        fits=get_fits("train"),
+        star_info=get_star_info_of("train"),
+    output:
+        "artifacts/preds/holdout.npz",
+    log:
+        "logs/predict/holdout.log",
+    benchmark:
+        "artifacts/benchmarks/predict/holdout.tsv"
+    params:
+        device=config["train"]["device"],
+    resources:
+        gpu=0,
+    conda:
+        "../../envs/train.yaml"
+    shell:
+        "{MANIFEST} --stage predict --rule {rule} --log {log} --input {input:q} --output {output:q} -- "
+        "spectramind predict --ckpt {input.ckpt} --features {input.fits} --planets holdout"
+        " --star-info {input.star_info} --device {params.device} --out {output}"

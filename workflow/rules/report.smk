@@ -1,0 +1,39 @@
+# Figures for `snakemake --report artifacts/report.html` (captions in workflow/report/).
+
+
+rule report_figures:
+    input:
+        calibrated=get_report_calibrated,
+        dataset=get_dataset,
+        holdout="artifacts/preds/holdout.npz",
+        labels=get_labels,
+        score="artifacts/metrics/score.json",
+        submission="artifacts/submission/submission.csv",
+    output:
+        light_curves=report(
+            "artifacts/report/light_curves.png",
+            caption="../report/light_curves.rst",
+            category="Calibration",
+        ),
+        spectra=report(
+            "artifacts/report/spectra.png",
+            caption="../report/spectra.rst",
+            category="Validation",
+        ),
+        timings=report(
+            "artifacts/report/timings.png",
+            caption="../report/timings.rst",
+            category="Benchmarks",
+        ),
+        done=touch("artifacts/report/figures.done"),
+    log:
+        "logs/report/figures.log",
+    benchmark:
+        "artifacts/benchmarks/report/figures.tsv"
+    conda:
+        "../../envs/submit.yaml"
+    shell:
+        "{MANIFEST} --stage report --rule {rule} --log {log} --input {input:q} --output {output:q} -- "
+        "spectramind report --data-dir {input.dataset} --calibrated {input.calibrated}"
+        " --holdout {input.holdout} --labels {input.labels} --benchmarks artifacts/benchmarks"
+        " --out-dir artifacts/report"

@@ -1,0 +1,37 @@
+# Predictions -> validated submission.csv, and the validation score of the held-out planets.
+
+
+rule submit:
+    input:
+        predictions="artifacts/preds/test.npz",
+        sample_submission=get_sample_submission,
+        schema="schemas/submission.tableschema.sample_id.json",
+    output:
+        "artifacts/submission/submission.csv",
+    log:
+        "logs/submit/submit.log",
+    benchmark:
+        "artifacts/benchmarks/submit/submit.tsv"
+    conda:
+        "../../envs/submit.yaml"
+    shell:
+        "{MANIFEST} --stage submit --rule {rule} --log {log} --input {input:q} --output {output:q} -- "
+        "spectramind submit --predictions {input.predictions}"
+        " --sample-submission {input.sample_submission} --out {output}"
+
+
+rule score:
+    input:
+        predictions="artifacts/preds/holdout.npz",
+        labels=get_labels,
+    output:
+        "artifacts/metrics/score.json",
+    log:
+        "logs/score/score.log",
+    benchmark:
+        "artifacts/benchmarks/score/score.tsv"
+    conda:
+        "../../envs/submit.yaml"
+    shell:
+        "{MANIFEST} --stage score --rule {rule} --log {log} --input {input:q} --output {output:q} -- "
+        "spectramind score --predictions {input.predictions} --labels {input.labels} --json {output}"
