@@ -156,7 +156,7 @@ def torch_cuda_version() -> str | None:
 
 
 def git_state(workdir: Path | str) -> tuple[str | None, bool | None]:
-    """(HEAD commit, tracked files modified) of the repository holding ``workdir``; Nones if none."""
+    """(HEAD commit, tracked files changed) of the repository at ``workdir``; Nones if none."""
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "HEAD"],

@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from spectramind.errors import ConfigError
+from spectramind.repro.hashing import sha256_file
+from spectramind.repro.snapshot import freeze_config, snapshot_path
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +71,7 @@ def resolve_run_id(
     run_id = env.get(ENV_RUN_ID)
     if run_id:
         if not is_run_id(run_id):
-            raise ConfigError(f"{ENV_RUN_ID}={run_id!r} is not a run id of the form YYYYMMDD_HHMMSS")
+            raise ConfigError(f"{ENV_RUN_ID}={run_id!r} is not of the form YYYYMMDD_HHMMSS")
         return run_id
     if not main_process:
         raise ConfigError(
@@ -103,9 +105,6 @@ def start_run(
     In a job process the snapshot written by the main process is reused as it is (not rewritten),
     so a job cannot disagree with the frozen config.
     """
-    from spectramind.repro.snapshot import freeze_config, snapshot_path
-    from spectramind.repro.hashing import sha256_file
-
     env = os.environ if environ is None else environ
     root = str(root or env.get(ENV_RUNS_ROOT) or DEFAULT_RUNS_ROOT)
     run_id = resolve_run_id(root, main_process=main_process, environ=env)

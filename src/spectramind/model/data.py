@@ -1,0 +1,287 @@
+"""Data preparation: physics fit files, labels and star info to aligned arrays.
+
+Everything here is NumPy and runs once before training. Depths are converted to ppm of
+(Rp/Rs)^2 (:data:`DEPTH_UNIT`) so float32 tensors keep ~1e-3 ppm resolution on 5e4 ppm values.
+Shapes: n planets, W = 283 wavelengths (wl_1 = FGS1, then AIRS ascending), F physics features.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from spectramind.data import layout
+from spectramind.data.reader import _read_numeric_table
+from spectramind.errors import DataFormatError
+from spectramind.io import load_arrays
+from spectramind.repro.hashing import sha256_file
+
+log = logging.getLogger(__name__)
+
+N_WAVELENGTHS = layout.N_WAVELENGTHS  # 283
+DEPTH_UNIT = 1e6  # internal unit: ppm of (Rp/Rs)^2
+STAR_COLUMNS = layout.STAR_INFO_COLUMNS[1:]  # Rs, Ms, Ts, Mp, e, P, sma, i
+# Competition metric constants (FORMAT.md section 5).
+FGS_WEIGHT = 57.846
+SIGMA_TRUE = np.array([1e-6] + [1e-5] * (N_WAVELENGTHS - 1))  # (W,) [(Rp/Rs)^2]
+
+
+@dataclass
+class PlanetTable:
+    """Per-planet model inputs, rows in ascending ``planet_id``.
+
+    depth, depth_err: (n, W) physics depth and its 1-sigma error [ppm].
+    inputs: (n, F + 8) physics features then star info (raw units).
+    labels: (n, W) true depths [ppm], or None when predicting.
+    data_sha256: ``{"features": {file name: sha}, "labels": sha, "star_info": sha}``.
+    """
+
+    planet_id: np.ndarray
+    depth: np.ndarray
+    depth_err: np.ndarray
+    inputs: np.ndarray
+    input_names: list[str]
+    labels: np.ndarray | None = None
+    data_sha256: dict = field(default_factory=dict)
+
+    def subset(self, ids: Sequence[int]) -> PlanetTable:
+        rows = np.searchsorted(self.planet_id, np.asarray(ids, dtype=np.int64))
+        return PlanetTable(
+            planet_id=self.planet_id[rows],
+            depth=self.depth[rows],
+            depth_err=self.depth_err[rows],
+            inputs=self.inputs[rows],
+            input_names=self.input_names,
+            labels=None if self.labels is None else self.labels[rows],
+            data_sha256=self.data_sha256,
+        )
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+def feature_files_in(features_dir: Path | str) -> list[Path]:
+    """The physics fit files ``<planet_id>.npz`` of one folder, sorted by name."""
+    features_dir = Path(features_dir)
+    if not features_dir.is_dir():
+        raise DataFormatError(f"{features_dir}: expected a folder of physics fit files")
+    files = sorted(features_dir.glob("*.npz"))
+    if not files:
+        raise DataFormatError(f"{features_dir}: expected <planet_id>.npz physics fit files, found none")
+    return files
+
+
+def _planet_id_of(path: Path, meta: dict) -> int:
+    if "planet_id" in meta:
+        return int(meta["planet_id"])
+    if path.stem.isdigit():
+        return int(path.stem)
+    raise DataFormatError(f"{path}: no planet_id in meta and the file name is not <planet_id>.npz")
+
+
+def read_physics_fits(
+    paths: Sequence[Path | str],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str], dict[str, str]]:
+    """Read physics fit files (CONTRACTS.md "Physics fit file").
+
+    Returns planet_id (n,) ascending, depth (n, W) [ppm], depth_err (n, W) [ppm], features (n, F),
+    feature names (F) and ``{file name: sha256}``.
+    """
+    if not paths:
+        raise DataFormatError("no physics fit files given")
+    rows: dict[int, tuple] = {}
+    hashes: dict[str, str] = {}
+    n_features = None
+    for path in map(Path, paths):
+        if not path.is_file():
+            raise DataFormatError(f"{path}: physics fit file not found")
+        try:
+            arrays, meta = load_arrays(path)
+        except (OSError, ValueError) as err:
+            raise DataFormatError(f"{path}: not a readable .npz physics fit file ({err})") from err
+        missing = [k for k in ("depth", "depth_err", "features") if k not in arrays]
+        if missing:
+            raise DataFormatError(f"{path}: missing arrays {missing} (expected depth, depth_err, features)")
+        depth = np.asarray(arrays["depth"], dtype=np.float64)
+        depth_err = np.asarray(arrays["depth_err"], dtype=np.float64)
+        features = np.asarray(arrays["features"], dtype=np.float64)
+        for name, values in (("depth", depth), ("depth_err", depth_err)):
+            if values.shape != (N_WAVELENGTHS,):
+                raise DataFormatError(
+                    f"{path}: expected {name} of shape ({N_WAVELENGTHS},), found {values.shape}"
+                )
+        if features.ndim != 1:
+            raise DataFormatError(f"{path}: expected 1-D features, found shape {features.shape}")
+        if n_features is None:
+            n_features = features.size
+            names = [str(n) for n in meta.get("feature_names", [])]
+            if len(names) != n_features:
+                names = [f"feature_{k}" for k in range(n_features)]
+        elif features.size != n_features:
+            raise DataFormatError(
+                f"{path}: expected {n_features} features like the other files, found {features.size}"
+            )
+        for name, values in (("depth", depth), ("depth_err", depth_err), ("features", features)):
+            if not np.all(np.isfinite(values)):
+                bad = int(np.flatnonzero(~np.isfinite(values))[0])
+                raise DataFormatError(f"{path}: non-finite {name} (first at index {bad})")
+        if np.any(depth_err <= 0):
+            raise DataFormatError(f"{path}: expected depth_err > 0, found {depth_err.min():g}")
+        planet_id = _planet_id_of(path, meta)
+        if planet_id in rows:
+            raise DataFormatError(f"{path}: planet {planet_id} appears in more than one fit file")
+        rows[planet_id] = (depth, depth_err, features)
+        hashes[path.name] = sha256_file(path)
+    ids = np.array(sorted(rows), dtype=np.int64)
+    depth = np.stack([rows[i][0] for i in ids]) * DEPTH_UNIT
+    depth_err = np.stack([rows[i][1] for i in ids]) * DEPTH_UNIT
+    features = np.stack([rows[i][2] for i in ids]).reshape(len(ids), n_features)
+    return ids, depth, depth_err, features, names, dict(sorted(hashes.items()))
+
+
+def read_labels_csv(path: Path | str) -> tuple[np.ndarray, np.ndarray]:
+    """``train.csv`` at any path: planet ids (n,) and depths (n, W) [(Rp/Rs)^2]."""
+    path = Path(path)
+    ids, depths = _read_numeric_table(path, ("planet_id", *layout.WL_COLUMNS))
+    if not np.all(np.isfinite(depths)):
+        raise DataFormatError(f"{path}: expected finite transit depths, found NaN/inf")
+    if len(np.unique(ids)) != len(ids):
+        raise DataFormatError(f"{path}: duplicate planet_id rows")
+    return ids, depths
+
+
+def read_star_info_csv(path: Path | str) -> tuple[np.ndarray, np.ndarray]:
+    """``*_star_info.csv`` at any path: planet ids (n,) and (n, 8) Rs, Ms, Ts, Mp, e, P, sma, i."""
+    path = Path(path)
+    ids, values = _read_numeric_table(path, layout.STAR_INFO_COLUMNS)
+    if not np.all(np.isfinite(values)):
+        raise DataFormatError(f"{path}: expected finite star info, found NaN/inf")
+    return ids, values
+
+
+def _rows_for(ids: np.ndarray, table_ids: np.ndarray, table_path: Path | str, what: str) -> np.ndarray:
+    position = {int(pid): k for k, pid in enumerate(table_ids)}
+    missing = [int(pid) for pid in ids if int(pid) not in position]
+    if missing:
+        raise DataFormatError(
+            f"{table_path}: no {what} for {len(missing)} planet(s) with fit files, e.g. {missing[:5]}"
+        )
+    return np.array([position[int(pid)] for pid in ids], dtype=np.int64)
+
+
+def load_planets(
+    feature_paths: Sequence[Path | str],
+    star_info_path: Path | str,
+    labels_path: Path | str | None = None,
+) -> PlanetTable:
+    """Join fit files, star info and (optionally) labels on planet_id.
+
+    With labels every labelled planet must have a fit file (a missing one is an error, not a
+    silently smaller training set); fit files without a label are dropped with a warning.
+    """
+    ids, depth, depth_err, features, names, feature_hashes = read_physics_fits(feature_paths)
+    hashes: dict = {"features": feature_hashes}
+    labels = None
+    if labels_path is not None:
+        label_ids, label_values = read_labels_csv(labels_path)
+        known = set(ids.tolist())
+        missing = [int(pid) for pid in label_ids if int(pid) not in known]
+        if missing:
+            raise DataFormatError(
+                f"{labels_path}: {len(missing)} labelled planet(s) have no physics fit file, "
+                f"e.g. {missing[:5]}"
+            )
+        keep = np.isin(ids, label_ids)
+        if not keep.all():
+            log.warning("%d fit file(s) have no label and are not used", int((~keep).sum()))
+        ids, depth, depth_err, features = ids[keep], depth[keep], depth_err[keep], features[keep]
+        labels = label_values[_rows_for(ids, label_ids, labels_path, "label")] * DEPTH_UNIT
+        hashes["labels"] = sha256_file(labels_path)
+    star_ids, star_values = read_star_info_csv(star_info_path)
+    star = star_values[_rows_for(ids, star_ids, star_info_path, "star info")]
+    hashes["star_info"] = sha256_file(star_info_path)
+    return PlanetTable(
+        planet_id=ids,
+        depth=depth,
+        depth_err=depth_err,
+        inputs=np.concatenate([features, star], axis=1),
+        input_names=[*names, *STAR_COLUMNS],
+        labels=labels,
+        data_sha256=hashes,
+    )
+
+
+# --- split, basis, loss weights --------------------------------------------------------------
+
+
+def holdout_split(
+    planet_ids: Sequence[int], fraction: float, seed: int
+) -> tuple[list[int], list[int]]:
+    """Seeded split of planet ids into (train, holdout), both ascending.
+
+    TODO: unify with ``spectramind.validation.holdout_split`` once that module lands.
+    """
+    ids = np.sort(np.asarray(planet_ids, dtype=np.int64))
+    n_hold = int(round(fraction * ids.size))
+    if fraction > 0 and ids.size >= 2:
+        n_hold = min(max(n_hold, 1), ids.size - 1)
+    order = np.random.default_rng(seed).permutation(ids.size)
+    hold = np.sort(ids[order[:n_hold]])
+    train = np.sort(ids[order[n_hold:]])
+    return train.tolist(), hold.tolist()
+
+
+def legendre_basis(degree: int, n_channels: int = N_WAVELENGTHS - 1) -> np.ndarray:
+    """(degree + 1, n_channels) Legendre polynomials P_0..P_degree on [-1, 1] over AIRS channels."""
+    x = np.linspace(-1.0, 1.0, n_channels)
+    return np.stack([np.polynomial.legendre.Legendre.basis(k)(x) for k in range(degree + 1)])
+
+
+def spectral_basis(residuals: np.ndarray, smooth_degree: int, n_pca: int) -> np.ndarray:
+    """Orthonormal rows (K, W) spanning the corrections the model may add to a depth spectrum.
+
+    The span is: the FGS1 element alone, smooth Legendre shapes over AIRS, and the leading
+    principal components of the train-fold residuals ``label - physics depth`` (n, W) [ppm].
+    Low K is the spectral prior: a correction cannot chase per-channel noise.
+    """
+    columns = [np.eye(N_WAVELENGTHS)[0]]  # FGS1 on its own
+    smooth = legendre_basis(smooth_degree)
+    columns += [np.concatenate([[0.0], row]) for row in smooth]
+    n_pca = min(n_pca, residuals.shape[0] - 1)
+    if n_pca > 0:
+        centred = residuals - residuals.mean(axis=0)
+        _, _, vt = np.linalg.svd(centred, full_matrices=False)
+        columns += list(vt[:n_pca])
+    q, r = np.linalg.qr(np.stack(columns, axis=1))  # (W, K), (K, K)
+    keep = np.abs(np.diag(r)) > 1e-8 * np.abs(np.diag(r)).max()  # drop directions already spanned
+    basis = q[:, keep].T  # (K, W)
+    # Fix the sign of each row (QR signs depend on LAPACK) so the checkpoint is reproducible.
+    signs = np.sign(basis[np.arange(basis.shape[0]), np.abs(basis).argmax(axis=1)])
+    return basis * signs[:, None]
+
+
+def loss_weights(naive_sigma: float, metric_weighted: bool = True) -> np.ndarray:
+    """(W,) weights of the per-element Gaussian NLL, mean 1.
+
+    The metric scores ``w_j (L_pred - L_ref) / (L_true - L_ref)``; the denominator is about
+    ``log(naive_sigma / sigma_true_j) + 1/2`` (its expectation over labels), so maximising the
+    metric is minimising the NLL weighted by ``w_j`` over that denominator.
+    """
+    if not metric_weighted:
+        return np.ones(N_WAVELENGTHS)
+    w = np.ones(N_WAVELENGTHS)
+    w[0] = FGS_WEIGHT
+    denominator = np.log(naive_sigma / SIGMA_TRUE) + 0.5
+    weights = w / denominator
+    return weights / weights.mean()
+
+
+def naive_stats(labels: np.ndarray) -> tuple[float, float]:
+    """Mean and std of all label values [(Rp/Rs)^2]: the metric's reference prediction."""
+    values = labels / DEPTH_UNIT
+    return float(values.mean()), float(values.std())
+
