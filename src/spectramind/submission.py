@@ -85,10 +85,14 @@ def format_rows(planet_ids: np.ndarray, mu: np.ndarray, sigma: np.ndarray) -> st
     return "\n".join(lines) + "\n"
 
 
-def validate_submission_csv(path: Path | str, schema_path: Path | str = DEFAULT_SCHEMA_PATH) -> None:
+def validate_submission_csv(
+    path: Path | str,
+    schema_path: Path | str = DEFAULT_SCHEMA_PATH,
+    display_name: str | None = None,
+) -> None:
     """Validate a submission CSV against the Frictionless Table Schema.
 
-    Raises :class:`SubmissionFormatError` with the first error, naming the planet (and its row)
+    ``display_name`` names the file in messages (default: ``path``). Raises :class:`SubmissionFormatError` with the first error, naming the planet (and its row)
     and the column, and the total number of errors.
     """
     from frictionless import Resource, Schema
@@ -116,7 +120,7 @@ def validate_submission_csv(path: Path | str, schema_path: Path | str = DEFAULT_
     cell = getattr(first, "cell", None)
     found = f", found {cell!r}" if cell is not None else ""
     raise SubmissionFormatError(
-        f"{path.name}:{where}: fails {schema_path.name}: {first.type}{found} "
+        f"{display_name or path}:{where}: fails {schema_path.name}: {first.type}{found} "
         f"({len(errors)} errors; {first.note or first.message})"
     )
 
@@ -148,7 +152,7 @@ def write_submission(
     out_csv = Path(out_csv)
     with atomic_path(out_csv, ".csv") as tmp:
         tmp.write_text(format_rows(ids, mu, sigma))
-        validate_submission_csv(tmp, schema_path)
+        validate_submission_csv(tmp, schema_path, display_name=str(out_csv))
     log.info("wrote %s (%d planets)", out_csv, len(ids))
     return out_csv
 

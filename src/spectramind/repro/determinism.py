@@ -2,6 +2,11 @@
 
 Float results on CPU depend on the thread count, so the thread count is pinned explicitly and
 recorded; on CUDA, deterministic kernels, no cudnn autotuning and no TF32.
+
+Limits worth knowing: BLAS libraries read ``OMP_NUM_THREADS`` & co. when NumPy is first imported,
+so setting them here only reaches child processes; the workflow wrapper (``spectramind
+run-stage --threads N``) sets them before the stage starts. ``CUBLAS_WORKSPACE_CONFIG`` must be set
+before the first CUDA call, i.e. call this at the start of the stage.
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from spectramind.repro.manifest import contribute
+
 log = logging.getLogger(__name__)
 
 DEFAULT_THREADS = 1
@@ -23,6 +30,9 @@ def set_deterministic(
     seed: int, threads: int | None = None, use_torch: bool = True
 ) -> dict[str, Any]:
     """Seed Python, NumPy and torch; make torch deterministic; pin thread counts.
+
+    The settings are also contributed to the run manifest record when the stage runs under
+    ``spectramind run-stage`` (field ``threads``).
 
     Args:
         seed: the run's seed.
@@ -39,7 +49,8 @@ def set_deterministic(
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     os.environ["PYTHONHASHSEED"] = str(seed)  # affects child processes only
     for name in _THREAD_VARIABLES:
-        os.environ.setdefault(name, str(threads))
+        # Explicit, not setdefault: a stale inherited value must not contradict ``threads``.
+        os.environ[name] = str(threads)
     random.seed(seed)
     np.random.seed(seed % 2**32)  # noqa: NPY002 - legacy global state some libraries use
     settings: dict[str, Any] = {
@@ -51,7 +62,7 @@ def set_deterministic(
     if use_torch:
         import torch
 
-        torch.manual_seed(seed)
+        torch.manual_seed(seed)  # seeds every CUDA device too
         if torch.get_num_threads() != threads:
             torch.set_num_threads(threads)
         torch.use_deterministic_algorithms(True)
@@ -59,11 +70,15 @@ def set_deterministic(
         torch.backends.cudnn.deterministic = True
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
+        torch.set_float32_matmul_precision("highest")
         settings.update(
             torch_threads=torch.get_num_threads(),
             torch_deterministic=torch.are_deterministic_algorithms_enabled(),
             cudnn_benchmark=torch.backends.cudnn.benchmark,
-            tf32=torch.backends.cuda.matmul.allow_tf32,
+            cudnn_deterministic=torch.backends.cudnn.deterministic,
+            tf32=torch.backends.cuda.matmul.allow_tf32 or torch.backends.cudnn.allow_tf32,
+            float32_matmul_precision=torch.get_float32_matmul_precision(),
         )
     log.debug("determinism settings: %s", settings)
+    contribute(threads=settings)
     return settings
