@@ -8,6 +8,8 @@
 # Configuration: config/config.yaml (validated by schemas/config.schema.yaml).
 
 
+from snakemake.utils import min_version
+
 min_version("9.0")
 
 

@@ -15,6 +15,9 @@
 #   SPECTRAMIND_SLURM_DIR          state/log dir (default /tmp/spectramind-slurm)
 #   SPECTRAMIND_SLURM_WAIT_S       seconds `wait` allows for the node to become idle (default 60)
 #   SPECTRAMIND_SLURM_FORCE=1      overwrite an /etc/slurm/slurm.conf this script did not write
+#   SPECTRAMIND_SLURM_MIN_MEM_MB   declare at least this much node memory (default 65536), so
+#                                  profiles/slurm's real per-rule --mem requests fit on a small
+#                                  CI machine (SlurmdParameters=config_overrides; test use only)
 #
 # slurm.conf must live at /etc/slurm/slurm.conf: snakemake-executor-plugin-slurm-jobstep
 # 0.6.1 drops SLURM_CONF inside jobs. All start/stop steps are idempotent.
@@ -88,6 +91,8 @@ write_config() {
     cpus="$(sed -n 's/.*CPUs=\([0-9]*\).*/\1/p' <<<"$line")"
     mem="$(sed -n 's/.*RealMemory=\([0-9]*\).*/\1/p' <<<"$line")"
     [[ -n "$cpus" && -n "$mem" ]] || die "could not parse CPUs/RealMemory from 'slurmd -C': $line"
+    local host_mem="$mem" min_mem="${SPECTRAMIND_SLURM_MIN_MEM_MB:-65536}"
+    if ((mem < min_mem)); then mem="$min_mem"; fi
     # Topology as slurmd reports it, so the node is not drained for a mismatch.
     local topo
     topo="$(grep -o 'Boards=[0-9]* SocketsPerBoard=[0-9]* CoresPerSocket=[0-9]* ThreadsPerCore=[0-9]*' <<<"$line" || true)"
@@ -126,6 +131,9 @@ EnforcePartLimits=ALL
 # squeue status command needs that (no slurmdbd here).
 MinJobAge=600
 ReturnToService=2
+# Trust this file over the hardware slurmd detects (memory may be declared above
+# the real amount for tests; see SPECTRAMIND_SLURM_MIN_MEM_MB).
+SlurmdParameters=config_overrides
 # Fast turnaround for tiny jobs.
 SchedulerType=sched/backfill
 SchedulerParameters=sched_min_interval=0,batch_sched_delay=0
@@ -143,7 +151,7 @@ $MARKER
 # A GPU gres line needs File=, otherwise it is dropped and the node goes INVAL.
 NodeName=$node Name=gpu Type=fake File=/dev/null
 EOF
-    log "wrote $CONF (node $node: CPUs=$cpus RealMemory=$mem, gres gpu:fake:1; partitions cpu[default], gpu)"
+    log "wrote $CONF (node $node: CPUs=$cpus RealMemory=$mem (host has $host_mem), gres gpu:fake:1; partitions cpu[default], gpu)"
 }
 
 ensure_munge_key() {

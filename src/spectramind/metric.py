@@ -156,8 +156,12 @@ class ScoreBreakdown:
         }
 
 
-def check_prediction_values(mu: np.ndarray, sigma: np.ndarray, source: str = "submission",
-                            planet_ids: Sequence[int] | None = None) -> None:
+def check_prediction_values(
+    mu: np.ndarray,
+    sigma: np.ndarray,
+    source: str = "submission",
+    planet_ids: Sequence[int] | None = None,
+) -> None:
     """Apply the metric's value rules to mu and sigma (n, 283): finite and non-negative.
 
     Raises :class:`SubmissionFormatError` naming ``source``, the first offending planet and
@@ -173,7 +177,9 @@ def check_prediction_values(mu: np.ndarray, sigma: np.ndarray, source: str = "su
                 f"{source}: expected {name} of shape (n_planets, {layout.N_WAVELENGTHS}), "
                 f"found {values.shape}"
             )
-        if not np.issubdtype(values.dtype, np.number) or np.issubdtype(values.dtype, np.complexfloating):
+        if not np.issubdtype(values.dtype, np.number) or np.issubdtype(
+            values.dtype, np.complexfloating
+        ):
             raise SubmissionFormatError(f"{source}: expected numeric {name}, found {values.dtype}")
         for problem, bad in (
             ("a finite value", ~np.isfinite(values)),
@@ -184,7 +190,7 @@ def check_prediction_values(mu: np.ndarray, sigma: np.ndarray, source: str = "su
                 planet = planet_ids[row] if planet_ids is not None else f"row {row}"
                 raise SubmissionFormatError(
                     f"{source}: planet {planet} column {columns[col]}: expected {problem}, "
-                    f"found {values[row, col]!r} ({int(bad.sum())} such values)"
+                    f"found {float(values[row, col])!r} ({int(bad.sum())} such values)"
                 )
 
 
@@ -194,13 +200,15 @@ def score_arrays(
     sigma: np.ndarray,
     naive: NaiveReference,
     planet_ids: Sequence[int] | None = None,
+    source: str = "submission",
 ) -> ScoreBreakdown:
     """Score row-aligned arrays (n_planets, 283) of truth, predicted depth and sigma.
 
-    Applies the value rules of :func:`check_prediction_values` first.
+    Applies the value rules of :func:`check_prediction_values` first (``source`` names the
+    predictions in messages).
     """
     truth = np.asarray(truth, dtype=np.float64)
-    check_prediction_values(mu, sigma, planet_ids=planet_ids)
+    check_prediction_values(mu, sigma, source=source, planet_ids=planet_ids)
     if truth.shape != np.shape(mu) or truth.shape != np.shape(sigma):
         raise SubmissionFormatError(
             f"expected truth, mu and sigma of one shape, found {truth.shape}, "
@@ -277,7 +285,8 @@ def score_tables(
     index = align_on_planet_id(truth_ids, pred_ids, source)
     mu = np.asarray(mu)[index]
     sigma = np.asarray(sigma)[index]
-    return score_arrays(truth, mu, sigma, naive, planet_ids=np.asarray(truth_ids).tolist())
+    ids = np.asarray(truth_ids).tolist()
+    return score_arrays(truth, mu, sigma, naive, planet_ids=ids, source=source)
 
 
 # --- tables: CSV files and DataFrame-like objects ------------------------------------------
@@ -293,7 +302,9 @@ class NumericTable:
     values: np.ndarray
 
 
-def _parse_columns(source: str, header: Sequence[str], columns: Sequence[Sequence[Any]]) -> NumericTable:
+def _parse_columns(
+    source: str, header: Sequence[str], columns: Sequence[Sequence[Any]]
+) -> NumericTable:
     """Build a :class:`NumericTable` from raw columns; names the first non-numeric column."""
     if not header or header[0] != "planet_id":
         raise SubmissionFormatError(
@@ -303,7 +314,9 @@ def _parse_columns(source: str, header: Sequence[str], columns: Sequence[Sequenc
     try:
         ids = np.array([int(v) for v in columns[0]], dtype=np.int64)
     except (TypeError, ValueError) as err:
-        raise SubmissionFormatError(f"{source}: column planet_id: expected integers ({err})") from err
+        raise SubmissionFormatError(
+            f"{source}: column planet_id: expected integers ({err})"
+        ) from err
     values = np.empty((n_rows, len(header) - 1), dtype=np.float64)
     for k, column in enumerate(columns[1:]):
         try:

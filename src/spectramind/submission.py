@@ -17,6 +17,7 @@ platform for the same value, so the file is byte-deterministic. Lines end in ``\
 from __future__ import annotations
 
 import csv
+import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -51,7 +52,9 @@ def order_like_sample(
     position: dict[int, int] = {}
     for row, pid in enumerate(np.asarray(pred_ids, dtype=np.int64).tolist()):
         if pid in position:
-            raise SubmissionFormatError(f"{source}: planet {pid}: expected one prediction, found two")
+            raise SubmissionFormatError(
+                f"{source}: planet {pid}: expected one prediction, found two"
+            )
         position[pid] = row
     sample = [int(p) for p in sample_ids]
     if len(set(sample)) != len(sample):
@@ -67,7 +70,9 @@ def order_like_sample(
     if extra:
         log.warning(
             "%s: %d predicted planets are not in the sample submission (e.g. %d); dropped",
-            source, len(extra), extra[0],
+            source,
+            len(extra),
+            extra[0],
         )
     index = np.array([position[p] for p in sample], dtype=np.int64)
     return (
@@ -92,7 +97,8 @@ def validate_submission_csv(
 ) -> None:
     """Validate a submission CSV against the Frictionless Table Schema.
 
-    ``display_name`` names the file in messages (default: ``path``). Raises :class:`SubmissionFormatError` with the first error, naming the planet (and its row)
+    ``display_name`` names the file in messages (default: ``path``). Raises
+    :class:`SubmissionFormatError` with the first error, naming the planet (and its row)
     and the column, and the total number of errors.
     """
     from frictionless import Resource, Schema
@@ -101,8 +107,9 @@ def validate_submission_csv(
     schema_path = Path(schema_path)
     if not schema_path.is_file():
         raise DataFormatError(f"{schema_path}: submission Table Schema not found")
-    schema = Schema.from_descriptor(str(schema_path))
-    # frictionless refuses absolute paths as "unsafe": give it the folder as basepath.
+    # Loaded as a dict: frictionless refuses absolute descriptor paths as "unsafe".
+    schema = Schema.from_descriptor(json.loads(schema_path.read_text()))
+    # Likewise for the data: give it the folder as basepath and a bare file name.
     resource = Resource(path=path.name, basepath=str(path.parent), schema=schema, format="csv")
     report = resource.validate()
     if report.valid:
@@ -120,7 +127,7 @@ def validate_submission_csv(
     cell = getattr(first, "cell", None)
     found = f", found {cell!r}" if cell is not None else ""
     raise SubmissionFormatError(
-        f"{display_name or path}:{where}: fails {schema_path.name}: {first.type}{found} "
+        f"{display_name or path}:{where or ' file'}: fails {schema_path.name}: {first.type}{found} "
         f"({len(errors)} errors; {first.note or first.message})"
     )
 

@@ -49,7 +49,8 @@ def holdout_split(
     ids = np.asarray(planet_ids, dtype=np.int64)
     unique = np.unique(ids)
     if unique.size != ids.size:
-        raise ConfigError(f"holdout_split: expected unique planet ids, found {ids.size - unique.size} duplicates")
+        n_dup = ids.size - unique.size
+        raise ConfigError(f"holdout_split: expected unique planet ids, found {n_dup} duplicates")
     if not 0.0 < float(fraction) < 1.0:
         raise ConfigError(f"holdout_split: expected 0 < fraction < 1, found {fraction}")
     if unique.size < 2:
@@ -68,7 +69,7 @@ def _json_float(value: float) -> float | None:
 def write_score_json(
     out_json: Path | str, breakdown: ScoreBreakdown, inputs: Mapping[str, Any] | None = None
 ) -> None:
-    """Write ``breakdown`` (plus ``inputs``, e.g. file names) as sorted, indented JSON, atomically."""
+    """Write ``breakdown`` (plus ``inputs``, e.g. file names) as sorted JSON, atomically."""
     report = {
         key: (_json_float(value) if isinstance(value, float) else value)
         for key, value in breakdown.to_dict().items()
@@ -89,15 +90,20 @@ def load_predictions(path: Path | str) -> tuple[np.ndarray, np.ndarray, np.ndarr
     missing = [k for k in ("planet_id", "mu", "sigma") if k not in arrays]
     if missing:
         raise DataFormatError(
-            f"{path}: expected arrays planet_id, mu, sigma, missing {missing} (found {sorted(arrays)})"
+            f"{path}: expected arrays planet_id, mu, sigma, missing {missing} "
+            f"(found {sorted(arrays)})"
         )
     ids, mu, sigma = arrays["planet_id"], arrays["mu"], arrays["sigma"]
     n = ids.shape[0] if ids.ndim == 1 else -1
     if ids.ndim != 1 or not np.issubdtype(ids.dtype, np.integer):
-        raise DataFormatError(f"{path}: expected planet_id of shape (n,) int, found {ids.shape} {ids.dtype}")
+        raise DataFormatError(
+            f"{path}: expected planet_id of shape (n,) int, found {ids.shape} {ids.dtype}"
+        )
     for name, values in (("mu", mu), ("sigma", sigma)):
         if values.shape != (n, 283):
-            raise DataFormatError(f"{path}: expected {name} of shape ({n}, 283), found {values.shape}")
+            raise DataFormatError(
+                f"{path}: expected {name} of shape ({n}, 283), found {values.shape}"
+            )
     return ids.astype(np.int64), mu.astype(np.float64), sigma.astype(np.float64)
 
 
@@ -117,7 +123,9 @@ def score_predictions(
     ids, mu, sigma = load_predictions(pred_npz)
     labels = read_numeric_csv(labels_csv)
     depths = truth_values(labels)
-    naive_source = labels if train_labels_for_naive is None else read_numeric_csv(train_labels_for_naive)
+    naive_source = (
+        labels if train_labels_for_naive is None else read_numeric_csv(train_labels_for_naive)
+    )
     naive = NaiveReference.from_labels(truth_values(naive_source))
     row_of = {int(pid): row for row, pid in enumerate(labels.planet_ids.tolist())}
     missing = [int(p) for p in ids if int(p) not in row_of]

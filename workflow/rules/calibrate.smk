@@ -10,14 +10,16 @@ rule calibrate:
         "logs/calibrate/{split}/{planet_id}/visit_{visit}.log",
     benchmark:
         "artifacts/benchmarks/calibrate/{split}/{planet_id}/visit_{visit}.tsv"
+    conda:
+        "../../envs/calibrate.yaml"
     params:
+        wildcards=get_wildcards_json,
         data_dir=get_dataset,
         preset=config["calibrate"]["preset"],
         steps=get_calibrate_steps(),
-    conda:
-        "../../envs/calibrate.yaml"
     shell:
-        "{MANIFEST} --stage calibrate --rule {rule} --log {log} --input {input:q} --output {output:q} -- "
+        "spectramind run-stage --stage calibrate --rule calibrate --threads {threads} --log {log}"
+        " --wildcards {params.wildcards:q} --input {input:q} --output {output:q} -- "
         "spectramind calibrate --data-dir {params.data_dir} --split {wildcards.split}"
         " --planet {wildcards.planet_id} --visit {wildcards.visit} --preset {params.preset}"
         " --steps-json {params.steps:q} --out {output}"

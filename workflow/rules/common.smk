@@ -5,9 +5,9 @@ import json
 from snakemake.utils import validate
 
 from spectramind import plan
-from spectramind.repro import workflow as repro
+from spectramind.repro.runid import JOB_ENVVARS, start_run
 
-
+# Refuses unknown keys and wrong types before any job runs, and fills schema defaults.
 validate(config, "../../schemas/config.schema.yaml")
 
 SIMULATED = config["data_dir"] == ""
@@ -15,9 +15,16 @@ DATA_DIR = "data/synthetic" if SIMULATED else config["data_dir"]
 TRUTH_CSV = f"{DATA_DIR}.truth.csv"
 # One run id per snakemake invocation, shared by its jobs (also cluster jobs, which re-parse
 # this file): see docs/reproducibility.md.
-RUN = repro.start_run(config)
-# Prefix of every rule's shell command: runs the stage and appends its manifest record.
-MANIFEST = RUN.wrapper_prefix
+RUN = start_run(
+    config,
+    main_process=workflow.is_main_process,
+    seed=config["seed"],
+    manifest=config["manifest"],
+)
+
+
+envvars:
+    *JOB_ENVVARS,
 
 
 wildcard_constraints:
@@ -87,3 +94,8 @@ def get_report_calibrated(wildcards):
     planets = plan.planet_visits(get_dataset(), "train")
     planet_id = min(planets)
     return plan.calibrated_path("train", planet_id, planets[planet_id][0])
+
+
+def get_wildcards_json(wildcards):
+    """The job's wildcards as JSON, for its manifest record."""
+    return json.dumps(dict(wildcards.items()), sort_keys=True)

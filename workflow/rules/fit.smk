@@ -11,11 +11,13 @@ rule fit:
         "logs/fit/{split}/{planet_id}.log",
     benchmark:
         "artifacts/benchmarks/fit/{split}/{planet_id}.tsv"
-    params:
-        seed=config["seed"],
     conda:
         "../../envs/fit.yaml"
+    params:
+        wildcards=get_wildcards_json,
+        seed=config["seed"],
     shell:
-        "{MANIFEST} --stage fit --rule {rule} --log {log} --input {input:q} --output {output:q} -- "
+        "spectramind run-stage --stage fit --rule fit --threads {threads} --log {log}"
+        " --wildcards {params.wildcards:q} --input {input:q} --output {output:q} -- "
         "spectramind fit --calibrated {input.calibrated} --star-info {input.star_info}"
         " --planet {wildcards.planet_id} --out {output}"

@@ -13,14 +13,16 @@ rule predict:
         "logs/predict/test.log",
     benchmark:
         "artifacts/benchmarks/predict/test.tsv"
-    params:
-        device=config["train"]["device"],
-    resources:
-        gpu=0,
     conda:
         "../../envs/train.yaml"
+    resources:
+        gpu=0,
+    params:
+        wildcards=get_wildcards_json,
+        device=config["train"]["device"],
     shell:
-        "{MANIFEST} --stage predict --rule {rule} --log {log} --input {input:q} --output {output:q} -- "
+        "spectramind run-stage --stage predict --rule predict --threads {threads} --log {log}"
+        " --wildcards {params.wildcards:q} --input {input:q} --output {output:q} -- "
         "spectramind predict --ckpt {input.ckpt} --features {input.fits}"
         " --star-info {input.star_info} --device {params.device} --out {output}"
 
@@ -36,13 +38,15 @@ rule predict_holdout:
         "logs/predict/holdout.log",
     benchmark:
         "artifacts/benchmarks/predict/holdout.tsv"
-    params:
-        device=config["train"]["device"],
-    resources:
-        gpu=0,
     conda:
         "../../envs/train.yaml"
+    resources:
+        gpu=0,
+    params:
+        wildcards=get_wildcards_json,
+        device=config["train"]["device"],
     shell:
-        "{MANIFEST} --stage predict --rule {rule} --log {log} --input {input:q} --output {output:q} -- "
+        "spectramind run-stage --stage predict --rule predict_holdout --threads {threads} --log {log}"
+        " --wildcards {params.wildcards:q} --input {input:q} --output {output:q} -- "
         "spectramind predict --ckpt {input.ckpt} --features {input.fits} --planets holdout"
         " --star-info {input.star_info} --device {params.device} --out {output}"

@@ -32,8 +32,11 @@ rule report_figures:
         "artifacts/benchmarks/report/figures.tsv"
     conda:
         "../../envs/submit.yaml"
+    params:
+        wildcards=get_wildcards_json,
     shell:
-        "{MANIFEST} --stage report --rule {rule} --log {log} --input {input:q} --output {output:q} -- "
+        "spectramind run-stage --stage report --rule report_figures --threads {threads} --log {log}"
+        " --wildcards {params.wildcards:q} --input {input:q} --output {output:q} -- "
         "spectramind report --data-dir {input.dataset} --calibrated {input.calibrated}"
         " --holdout {input.holdout} --labels {input.labels} --benchmarks artifacts/benchmarks"
         " --out-dir artifacts/report"

@@ -10,17 +10,19 @@ checkpoint simulate:
         "logs/simulate/simulate.log",
     benchmark:
         "artifacts/benchmarks/simulate/simulate.tsv"
+    conda:
+        "../../envs/simulate.yaml"
+    threads: 2
     params:
+        wildcards=get_wildcards_json,
         train=config["simulate"]["train"],
         test=config["simulate"]["test"],
         seed=config["simulate"]["seed"],
         frames_scale=config["simulate"]["frames_scale"],
         second_visit_fraction=config["simulate"]["second_visit_fraction"],
-    threads: 2
-    conda:
-        "../../envs/simulate.yaml"
     shell:
-        "{MANIFEST} --stage simulate --rule simulate --log {log} --output {output.dataset} --output {output.truth} -- "
+        "spectramind run-stage --stage simulate --rule simulate --threads {threads} --log {log}"
+        " --wildcards {params.wildcards:q} --input {input:q} --output {output:q} -- "
         "spectramind simulate --out {output.dataset} --train {params.train} --test {params.test}"
         " --seed {params.seed} --frames-scale {params.frames_scale}"
         " --second-visit-fraction {params.second_visit_fraction} --workers {threads}"

@@ -14,8 +14,11 @@ rule submit:
         "artifacts/benchmarks/submit/submit.tsv"
     conda:
         "../../envs/submit.yaml"
+    params:
+        wildcards=get_wildcards_json,
     shell:
-        "{MANIFEST} --stage submit --rule {rule} --log {log} --input {input:q} --output {output:q} -- "
+        "spectramind run-stage --stage submit --rule submit --threads {threads} --log {log}"
+        " --wildcards {params.wildcards:q} --input {input:q} --output {output:q} -- "
         "spectramind submit --predictions {input.predictions}"
         " --sample-submission {input.sample_submission} --out {output}"
 
@@ -32,6 +35,9 @@ rule score:
         "artifacts/benchmarks/score/score.tsv"
     conda:
         "../../envs/submit.yaml"
+    params:
+        wildcards=get_wildcards_json,
     shell:
-        "{MANIFEST} --stage score --rule {rule} --log {log} --input {input:q} --output {output:q} -- "
+        "spectramind run-stage --stage score --rule score --threads {threads} --log {log}"
+        " --wildcards {params.wildcards:q} --input {input:q} --output {output:q} -- "
         "spectramind score --predictions {input.predictions} --labels {input.labels} --json {output}"

@@ -12,16 +12,18 @@ rule train:
         "logs/train/train.log",
     benchmark:
         "artifacts/benchmarks/train/train.tsv"
+    conda:
+        "../../envs/train.yaml"
+    resources:
+        gpu=0,
     params:
+        wildcards=get_wildcards_json,
         seed=config["seed"],
         holdout=config["train"]["holdout_fraction"],
         device=config["train"]["device"],
-    resources:
-        gpu=0,
-    conda:
-        "../../envs/train.yaml"
     shell:
-        "{MANIFEST} --stage train --rule {rule} --log {log} --input {input:q} --output {output:q} -- "
+        "spectramind run-stage --stage train --rule train --threads {threads} --log {log}"
+        " --wildcards {params.wildcards:q} --input {input:q} --output {output:q} -- "
         "spectramind train --features {input.fits} --labels {input.labels}"
         " --star-info {input.star_info} --seed {params.seed} --holdout-fraction {params.holdout}"
         " --device {params.device} --out {output}"

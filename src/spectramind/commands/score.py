@@ -1,4 +1,4 @@
-"""``spectramind score``: the competition metric of a submission (or predictions) vs a truth table."""
+"""``spectramind score``: the competition metric of a submission or predictions vs a truth."""
 
 from __future__ import annotations
 
@@ -20,17 +20,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     parser.add_argument(
-        "--truth", type=Path, required=True,
+        "--truth",
+        "--labels",
+        dest="truth",
+        type=Path,
+        required=True,
         help="CSV with planet_id, wl_1..wl_283 (e.g. train.csv or <data_dir>.truth.csv)",
     )
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--submission", type=Path, help="submission CSV to score")
     source.add_argument(
-        "--predictions", type=Path,
+        "--predictions",
+        type=Path,
         help="predictions .npz (planet_id, mu, sigma) to score, e.g. of held-out train planets",
     )
     parser.add_argument(
-        "--train", type=Path, required=True, help="train.csv whose label values give the naive mean/std"
+        "--train",
+        type=Path,
+        help=(
+            "train.csv whose label values give the naive mean/std; required with --submission, "
+            "defaults to --truth with --predictions (held-out train planets of train.csv)"
+        ),
     )
     parser.add_argument("--json", type=Path, help="write the score and breakdown to this JSON file")
     parser.set_defaults(func=run)
@@ -38,7 +48,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from spectramind import metric, validation
+    from spectramind.errors import ConfigError
 
+    if args.submission is not None and args.train is None:
+        raise ConfigError("spectramind score: --train TRAIN_CSV is required with --submission")
     if args.predictions is not None:
         breakdown = validation.write_validation_report(
             args.predictions, args.truth, args.json, train_labels_for_naive=args.train

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from spectramind.data import layout
@@ -23,6 +24,8 @@ from spectramind.data.layout import AIRS, FGS, InstrumentLayout
 from spectramind.errors import DataFormatError
 
 log = logging.getLogger(__name__)
+
+_READ_BLOCK_BYTES = 32 * 2**20  # Arrow data held at once while reading a signal
 
 
 @dataclass(frozen=True)
@@ -189,18 +192,35 @@ def read_signal(
             raise DataFormatError(f"{path}: pixel selection out of range 0..{n_cols - 1}")
     names = pfile.schema_arrow.names
     for field in pfile.schema_arrow:
-        if field.type.bit_width != 16 or not str(field.type).startswith("uint"):
+        if not pa.types.is_uint16(field.type):
             raise DataFormatError(
                 f"{path}: expected uint16 pixel columns, found {field.type} in column {field.name!r}"
             )
     out = np.empty((n_frames, columns.size), dtype=np.uint16)
-    # Read in column blocks to bound the transient Arrow memory to one block.
-    block = 1024
-    for start in range(0, columns.size, block):
-        sel = columns[start : start + block]
-        table = pfile.read(columns=[names[i] for i in sel], use_threads=True)
-        for j, column in enumerate(table.columns):
-            out[:, start + j] = column.to_numpy()
+    # Row group by row group, in column blocks of at most _READ_BLOCK_BYTES of Arrow data, each
+    # copied into the preallocated array: transient memory is one block, whatever the file's
+    # row-group layout (the real files' layout is undocumented).
+    row = 0
+    for group in range(pfile.metadata.num_row_groups):
+        group_rows = pfile.metadata.row_group(group).num_rows
+        block = max(1, _READ_BLOCK_BYTES // max(1, 2 * group_rows))
+        for start in range(0, columns.size, block):
+            sel = columns[start : start + block]
+            table = pfile.read_row_group(group, columns=[names[i] for i in sel], use_threads=True)
+            for j, column in enumerate(table.columns):
+                if column.null_count:
+                    raise DataFormatError(
+                        f"{path}: expected no missing values, found {column.null_count} in "
+                        f"column {names[sel[j]]!r}"
+                    )
+                offset = row
+                for chunk in column.chunks:
+                    out[offset : offset + len(chunk), start + j] = chunk.to_numpy(
+                        zero_copy_only=False
+                    )
+                    offset += len(chunk)
+            del table
+        row += group_rows
     if pixel_index is None:
         return out.reshape(n_frames, instrument.rows, instrument.cols)
     return out
@@ -215,14 +235,19 @@ def _read_map(path: Path, instrument: InstrumentLayout, name: str) -> np.ndarray
         raise DataFormatError(
             f"{path}: expected shape {expected_shape} for {instrument.name} {name}, found {found_shape}"
         )
-    values = np.column_stack([c.to_numpy(zero_copy_only=False) for c in table.columns])
     expected_dtype = layout.CALIBRATION_DTYPES[name]
-    if expected_dtype == np.bool_:
-        if values.dtype != np.bool_:
-            raise DataFormatError(f"{path}: expected bool dead-pixel map, found {values.dtype}")
-    else:
-        if not np.issubdtype(values.dtype, np.floating):
-            raise DataFormatError(f"{path}: expected float64 values, found {values.dtype}")
+    is_expected = pa.types.is_boolean if expected_dtype == np.bool_ else pa.types.is_floating
+    for field in table.schema:
+        if not is_expected(field.type):
+            raise DataFormatError(
+                f"{path}: expected {expected_dtype} values for {instrument.name} {name}, "
+                f"found {field.type} in column {field.name!r}"
+            )
+    n_null = sum(column.null_count for column in table.columns)
+    if n_null:
+        raise DataFormatError(f"{path}: expected no missing values, found {n_null}")
+    values = np.column_stack([c.to_numpy(zero_copy_only=False) for c in table.columns])
+    if expected_dtype != np.bool_:
         values = values.astype(np.float64, copy=False)
         n_nan = int(np.count_nonzero(~np.isfinite(values)))
         if n_nan:

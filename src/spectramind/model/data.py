@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from spectramind import metric, validation
 from spectramind.data import layout
 from spectramind.data.reader import _read_numeric_table
 from spectramind.errors import DataFormatError
@@ -25,9 +26,6 @@ log = logging.getLogger(__name__)
 N_WAVELENGTHS = layout.N_WAVELENGTHS  # 283
 DEPTH_UNIT = 1e6  # internal unit: ppm of (Rp/Rs)^2
 STAR_COLUMNS = layout.STAR_INFO_COLUMNS[1:]  # Rs, Ms, Ts, Mp, e, P, sma, i
-# Competition metric constants (FORMAT.md section 5).
-FGS_WEIGHT = 57.846
-SIGMA_TRUE = np.array([1e-6] + [1e-5] * (N_WAVELENGTHS - 1))  # (W,) [(Rp/Rs)^2]
 
 
 @dataclass
@@ -71,7 +69,9 @@ def feature_files_in(features_dir: Path | str) -> list[Path]:
         raise DataFormatError(f"{features_dir}: expected a folder of physics fit files")
     files = sorted(features_dir.glob("*.npz"))
     if not files:
-        raise DataFormatError(f"{features_dir}: expected <planet_id>.npz physics fit files, found none")
+        raise DataFormatError(
+            f"{features_dir}: expected <planet_id>.npz physics fit files, found none"
+        )
     return files
 
 
@@ -105,7 +105,9 @@ def read_physics_fits(
             raise DataFormatError(f"{path}: not a readable .npz physics fit file ({err})") from err
         missing = [k for k in ("depth", "depth_err", "features") if k not in arrays]
         if missing:
-            raise DataFormatError(f"{path}: missing arrays {missing} (expected depth, depth_err, features)")
+            raise DataFormatError(
+                f"{path}: missing arrays {missing} (expected depth, depth_err, features)"
+            )
         depth = np.asarray(arrays["depth"], dtype=np.float64)
         depth_err = np.asarray(arrays["depth_err"], dtype=np.float64)
         features = np.asarray(arrays["features"], dtype=np.float64)
@@ -123,7 +125,8 @@ def read_physics_fits(
                 names = [f"feature_{k}" for k in range(n_features)]
         elif features.size != n_features:
             raise DataFormatError(
-                f"{path}: expected {n_features} features like the other files, found {features.size}"
+                f"{path}: expected {n_features} features like the other files, "
+                f"found {features.size}"
             )
         for name, values in (("depth", depth), ("depth_err", depth_err), ("features", features)):
             if not np.all(np.isfinite(values)):
@@ -163,12 +166,15 @@ def read_star_info_csv(path: Path | str) -> tuple[np.ndarray, np.ndarray]:
     return ids, values
 
 
-def _rows_for(ids: np.ndarray, table_ids: np.ndarray, table_path: Path | str, what: str) -> np.ndarray:
+def _rows_for(
+    ids: np.ndarray, table_ids: np.ndarray, table_path: Path | str, what: str
+) -> np.ndarray:
     position = {int(pid): k for k, pid in enumerate(table_ids)}
     missing = [int(pid) for pid in ids if int(pid) not in position]
     if missing:
         raise DataFormatError(
-            f"{table_path}: no {what} for {len(missing)} planet(s) with fit files, e.g. {missing[:5]}"
+            f"{table_path}: no {what} for {len(missing)} planet(s) with fit files, "
+            f"e.g. {missing[:5]}"
         )
     return np.array([position[int(pid)] for pid in ids], dtype=np.int64)
 
@@ -221,18 +227,16 @@ def load_planets(
 def holdout_split(
     planet_ids: Sequence[int], fraction: float, seed: int
 ) -> tuple[list[int], list[int]]:
-    """Seeded split of planet ids into (train, holdout), both ascending.
+    """Seeded split into (train, holdout) ids, both ascending; ``fraction == 0``: no hold-out.
 
-    TODO: unify with ``spectramind.validation.holdout_split`` once that module lands.
+    Delegates to :func:`spectramind.validation.holdout_split` so training and validation scoring
+    agree on the hold-out planets.
     """
-    ids = np.sort(np.asarray(planet_ids, dtype=np.int64))
-    n_hold = int(round(fraction * ids.size))
-    if fraction > 0 and ids.size >= 2:
-        n_hold = min(max(n_hold, 1), ids.size - 1)
-    order = np.random.default_rng(seed).permutation(ids.size)
-    hold = np.sort(ids[order[:n_hold]])
-    train = np.sort(ids[order[n_hold:]])
-    return train.tolist(), hold.tolist()
+    ids = sorted(int(i) for i in planet_ids)
+    if fraction == 0:
+        return ids, []
+    train, held = validation.holdout_split(ids, fraction, seed)
+    return train.tolist(), held.tolist()
 
 
 def legendre_basis(degree: int, n_channels: int = N_WAVELENGTHS - 1) -> np.ndarray:
@@ -273,10 +277,8 @@ def loss_weights(naive_sigma: float, metric_weighted: bool = True) -> np.ndarray
     """
     if not metric_weighted:
         return np.ones(N_WAVELENGTHS)
-    w = np.ones(N_WAVELENGTHS)
-    w[0] = FGS_WEIGHT
-    denominator = np.log(naive_sigma / SIGMA_TRUE) + 0.5
-    weights = w / denominator
+    denominator = np.log(naive_sigma / metric.sigma_true()) + 0.5  # (W,)
+    weights = metric.wavelength_weights() / denominator
     return weights / weights.mean()
 
 
@@ -284,4 +286,3 @@ def naive_stats(labels: np.ndarray) -> tuple[float, float]:
     """Mean and std of all label values [(Rp/Rs)^2]: the metric's reference prediction."""
     values = labels / DEPTH_UNIT
     return float(values.mean()), float(values.std())
-

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from spectramind.errors import ConfigError
+from spectramind.repro.manifest import ENV_MANIFEST
 from spectramind.repro.hashing import sha256_file
 from spectramind.repro.snapshot import freeze_config, snapshot_path
 
@@ -42,7 +43,7 @@ ENV_SNAPSHOT = "SPECTRAMIND_SNAPSHOT"
 ENV_RUNS_ROOT = "SPECTRAMIND_RUNS_ROOT"
 ENV_SEED = "SPECTRAMIND_SEED"
 #: Variables a Snakefile should declare with ``envvars:`` so every executor passes them to jobs.
-JOB_ENVVARS = (ENV_RUN_ID, ENV_SNAPSHOT, ENV_RUNS_ROOT, ENV_SEED)
+JOB_ENVVARS = (ENV_RUN_ID, ENV_SNAPSHOT, ENV_RUNS_ROOT, ENV_SEED, ENV_MANIFEST)
 
 
 def is_run_id(text: str) -> bool:
@@ -99,6 +100,7 @@ def start_run(
     main_process: bool = True,
     seed: int | None = None,
     environ: MutableMapping[str, str] | None = None,
+    manifest: bool | None = None,
 ) -> RunContext:
     """Resolve the run id, freeze ``config`` once, export the job variables; call at parse time.
 
@@ -119,5 +121,9 @@ def start_run(
     env[ENV_RUNS_ROOT] = root
     if seed is not None:
         env[ENV_SEED] = str(seed)
+    env.setdefault(ENV_SEED, "")  # every JOB_ENVVARS entry must exist for ``envvars:``
+    if manifest is not None:  # the workflow's ``manifest`` key; False only to measure its cost
+        env[ENV_MANIFEST] = "1" if manifest else "0"
+    env.setdefault(ENV_MANIFEST, "1")
     log.info("run %s, config snapshot %s (sha256 %s)", run_id, path, sha256[:12])
     return RunContext(run_id, str(path), sha256, root)

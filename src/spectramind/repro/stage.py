@@ -249,7 +249,10 @@ def run_stage(run: StageRun) -> int:
         manifest.append_record(path, record)
     except Exception as err:  # a job without its record must not pass as reproducible
         raise ManifestError(f"cannot append the run record to {path}: {err}") from err
-    log.info("%s %s: %s in %.2f s -> %s", run.stage, run.rule, record["status"], duration, path)
+    level = logging.INFO if error is None else logging.WARNING
+    log.log(
+        level, "%s %s: %s in %.2f s -> %s", run.stage, run.rule, record["status"], duration, path
+    )
     return code
 
 

@@ -1,0 +1,66 @@
+"""``spectramind train``: learn the depth correction and sigmas from physics fits and labels."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+log = logging.getLogger(__name__)
+
+
+def add_feature_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--features-dir DIR`` or ``--features FILE ...`` (shared with ``spectramind predict``)."""
+    group = parser.add_mutually_exclusive_group(required=True)
+    group.add_argument(
+        "--features-dir", help="folder of physics fit files <planet_id>.npz (spectramind fit)"
+    )
+    group.add_argument("--features", nargs="+", metavar="FILE", help="physics fit files")
+
+
+def feature_paths(args: argparse.Namespace) -> list:
+    from spectramind.model.data import feature_files_in
+
+    return feature_files_in(args.features_dir) if args.features_dir else list(args.features)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "train",
+        help="learn a correction of the physics depths and per-wavelength sigmas (torch)",
+        description=(
+            "Train the learned stage on the physics fits of labelled planets. A seeded fraction "
+            "of planets is held out for early stopping; their ids are stored in the checkpoint "
+            "for 'spectramind predict --planets holdout'."
+        ),
+    )
+    add_feature_arguments(parser)
+    parser.add_argument("--labels", required=True, help="train.csv (planet_id, wl_1..wl_283)")
+    parser.add_argument("--star-info", required=True, help="train_star_info.csv")
+    parser.add_argument("--out", required=True, help="checkpoint to write (.pt)")
+    parser.add_argument("--config", help="YAML of TrainConfig fields (optionally under 'train:')")
+    parser.add_argument("--seed", type=int, help="overrides the config seed")
+    parser.add_argument("--holdout-fraction", type=float, help="overrides the config value")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), help="overrides the config")
+    parser.add_argument("--threads", type=int, help="torch/BLAS threads (default 1)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from spectramind.model.config import load_config
+    from spectramind.model.data import load_planets
+    from spectramind.model.train import save_checkpoint, train
+
+    cfg = load_config(
+        args.config,
+        {
+            "seed": args.seed,
+            "holdout_fraction": args.holdout_fraction,
+            "device": args.device,
+            "threads": args.threads,
+        },
+    )
+    table = load_planets(feature_paths(args), args.star_info, args.labels)
+    checkpoint = train(cfg, table)
+    sha256 = save_checkpoint(checkpoint, args.out)
+    log.info("wrote %s (sha256 %s, device %s)", args.out, sha256, checkpoint["device"])
+    return 0

@@ -1,0 +1,78 @@
+"""The model: physics depth + a low-dimensional spectral correction, and a per-wavelength sigma.
+
+    mu_j    = d_j (1 + g_j) + sum_k c_k(x) s_k B_kj
+    sigma_j = exp(h(x)) sqrt((exp(a_j) e_j)^2 + (f0 exp(b_j))^2 + sigma_min^2)
+
+d, e: physics depth and error [ppm]; B: (K, W) orthonormal spectral basis (FGS1, smooth Legendre
+shapes, PCA of train residuals); s_k: typical size of the residual along B_k [ppm]; c(x), h(x):
+a one-hidden-layer MLP of the normalised planet inputs x. Every learnable part starts at zero and
+weight decay pulls it back there, where mu = d and sigma = sqrt(e^2 + f0^2 + sigma_min^2): with
+no data to learn from, the model is the physics estimate.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class SpectralCorrector(nn.Module):
+    def __init__(
+        self,
+        n_inputs: int,
+        basis: torch.Tensor,
+        coef_scale: torch.Tensor,
+        hidden: int,
+        sigma_floor_init_ppm: float,
+        sigma_min_ppm: float,
+    ) -> None:
+        """n_inputs: planet features + star info (F + 8); basis: (K, W); coef_scale: (K,) [ppm]."""
+        super().__init__()
+        n_basis, n_wl = basis.shape
+        n_x = n_inputs + n_basis + 1  # inputs, depth projected on the basis, log mean error
+        self.register_buffer("basis", basis.clone())  # (K, W)
+        self.register_buffer("coef_scale", coef_scale.clone())  # (K,)
+        self.register_buffer("x_mean", torch.zeros(n_x))  # (D,) set from the train fold
+        self.register_buffer("x_std", torch.ones(n_x))  # (D,)
+        self.sigma_floor_init_ppm = sigma_floor_init_ppm
+        self.sigma_min_ppm = sigma_min_ppm
+        self.gain = nn.Parameter(torch.zeros(n_wl))  # (W,) multiplicative depth bias
+        self.log_err_scale = nn.Parameter(torch.zeros(n_wl))  # (W,) a_j
+        self.log_floor = nn.Parameter(torch.zeros(n_wl))  # (W,) b_j
+        self.mlp = nn.Sequential(nn.Linear(n_x, hidden), nn.GELU(), nn.Linear(hidden, n_basis + 1))
+        # Zero output layer: the untrained model adds nothing to the physics estimate.
+        nn.init.zeros_(self.mlp[2].weight)
+        nn.init.zeros_(self.mlp[2].bias)
+
+    def raw_inputs(
+        self, inputs: torch.Tensor, depth: torch.Tensor, depth_err: torch.Tensor
+    ) -> torch.Tensor:
+        """(B, D) unnormalised MLP inputs from inputs (B, F+8), depth and depth_err (B, W) [ppm]."""
+        projection = depth @ self.basis.T  # (B, K) [ppm]
+        log_err = depth_err.mean(dim=1, keepdim=True).log()  # (B, 1)
+        return torch.cat([inputs, projection, log_err], dim=1)
+
+    def forward(
+        self, inputs: torch.Tensor, depth: torch.Tensor, depth_err: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """mu, sigma (B, W) [ppm] for inputs (B, F+8), depth and depth_err (B, W) [ppm]."""
+        x = (self.raw_inputs(inputs, depth, depth_err) - self.x_mean) / self.x_std  # (B, D)
+        out = self.mlp(x)  # (B, K + 1)
+        coef, log_planet_scale = out[:, :-1], out[:, -1:]  # (B, K), (B, 1)
+        correction = (coef * self.coef_scale) @ self.basis  # (B, W) [ppm]
+        mu = depth * (1.0 + self.gain) + correction  # (B, W)
+        variance = (
+            (self.log_err_scale.exp() * depth_err) ** 2
+            + (self.sigma_floor_init_ppm * self.log_floor.exp()) ** 2
+            + self.sigma_min_ppm**2
+        )  # (B, W)
+        sigma = variance.sqrt() * log_planet_scale.exp()  # (B, W)
+        return mu, sigma
+
+
+def gaussian_nll(
+    mu: torch.Tensor, sigma: torch.Tensor, target: torch.Tensor, weights: torch.Tensor
+) -> torch.Tensor:
+    """Weighted mean of log(sigma) + (target - mu)^2 / (2 sigma^2) over (B, W); weights (W,)."""
+    nll = sigma.log() + 0.5 * ((target - mu) / sigma) ** 2  # (B, W)
+    return (nll * weights).mean()

@@ -1,0 +1,134 @@
+"""Checkpoint + physics fits -> Predictions (CONTRACTS.md): planet_id, mu, sigma in (Rp/Rs)^2."""
+
+from __future__ import annotations
+
+import logging
+import pickle
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from spectramind.errors import DataFormatError
+from spectramind.io import save_arrays
+from spectramind.model.data import DEPTH_UNIT, PlanetTable
+from spectramind.model.net import SpectralCorrector
+from spectramind.model.train import CHECKPOINT_FORMAT
+from spectramind.repro.hashing import sha256_file
+
+log = logging.getLogger(__name__)
+
+PLANET_SETS = ("all", "holdout")
+
+
+def load_checkpoint(path: Path | str) -> dict:
+    """Read a training checkpoint with ``weights_only=True`` (tensors and primitives only)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataFormatError(f"{path}: checkpoint not found")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, pickle.UnpicklingError, EOFError, OSError) as err:
+        message = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise DataFormatError(f"{path}: not a readable checkpoint ({message})") from err
+    if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
+        raise DataFormatError(f"{path}: expected a {CHECKPOINT_FORMAT} checkpoint")
+    return checkpoint
+
+
+def model_from_checkpoint(checkpoint: dict) -> SpectralCorrector:
+    args = checkpoint["model_args"]
+    state = checkpoint["state_dict"]
+    model = SpectralCorrector(
+        n_inputs=args["n_inputs"],
+        basis=state["basis"],
+        coef_scale=state["coef_scale"],
+        hidden=args["hidden"],
+        sigma_floor_init_ppm=args["sigma_floor_init_ppm"],
+        sigma_min_ppm=args["sigma_min_ppm"],
+    )
+    model.load_state_dict(state)
+    model.eval()
+    return model
+
+
+def select_planets(checkpoint: dict, table: PlanetTable, planets: str) -> PlanetTable:
+    """All planets of ``table``, or the checkpoint's hold-out planets (all must be present)."""
+    if planets == "all":
+        return table
+    if planets != "holdout":
+        raise DataFormatError(f"--planets: expected one of {PLANET_SETS}, found {planets!r}")
+    wanted = checkpoint["holdout_ids"]
+    if not wanted:
+        raise DataFormatError("the checkpoint has no hold-out planets (holdout_fraction was 0)")
+    missing = sorted(set(wanted) - set(table.planet_id.tolist()))
+    if missing:
+        raise DataFormatError(
+            f"{len(missing)} hold-out planet(s) of the checkpoint have no fit file, "
+            f"e.g. {missing[:5]}"
+        )
+    return table.subset(sorted(wanted))
+
+
+@torch.no_grad()
+def predict(checkpoint: dict, table: PlanetTable) -> tuple[np.ndarray, np.ndarray]:
+    """mu, sigma (n, W) float64 in (Rp/Rs)^2 on CPU; mu >= 0, sigma > 0, both finite."""
+    expected = checkpoint["normalisation"]["input_names"]
+    if table.input_names != expected:
+        raise DataFormatError(
+            f"fit files give {len(table.input_names)} inputs, the checkpoint was trained on "
+            f"{len(expected)} ({expected[:3]}...)"
+        )
+    model = model_from_checkpoint(checkpoint)
+
+    def as_tensor(values: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor(values, dtype=torch.float32)
+
+    mu, sigma = model(as_tensor(table.inputs), as_tensor(table.depth), as_tensor(table.depth_err))
+    mu = np.clip(mu.double().numpy() / DEPTH_UNIT, 0.0, None)  # (n, W)
+    sigma = sigma.double().numpy() / DEPTH_UNIT  # (n, W)
+    if not (np.all(np.isfinite(mu)) and np.all(np.isfinite(sigma)) and np.all(sigma > 0)):
+        raise DataFormatError("the model produced non-finite or non-positive predictions")
+    return mu, sigma
+
+
+def write_predictions(
+    path: Path | str,
+    planet_id: np.ndarray,
+    mu: np.ndarray,
+    sigma: np.ndarray,
+    checkpoint_path: Path | str | None = None,
+    planets: str = "all",
+) -> None:
+    """The Predictions file of CONTRACTS.md (byte-stable, atomic)."""
+    meta = {"planets": planets}
+    if checkpoint_path is not None:
+        meta["checkpoint_sha256"] = sha256_file(checkpoint_path)
+    save_arrays(
+        path,
+        {
+            "planet_id": np.asarray(planet_id, dtype=np.int64),
+            "mu": np.asarray(mu, dtype=np.float64),
+            "sigma": np.asarray(sigma, dtype=np.float64),
+        },
+        meta,
+    )
+
+
+def run_predict(
+    checkpoint_path: Path | str,
+    feature_paths: Sequence[Path | str],
+    star_info_path: Path | str,
+    out: Path | str,
+    planets: str = "all",
+) -> int:
+    """Load, select, predict, write; returns the number of planets written."""
+    from spectramind.model.data import load_planets
+
+    checkpoint = load_checkpoint(checkpoint_path)
+    table = select_planets(checkpoint, load_planets(feature_paths, star_info_path), planets)
+    mu, sigma = predict(checkpoint, table)
+    write_predictions(out, table.planet_id, mu, sigma, checkpoint_path, planets)
+    log.info("wrote predictions for %d planets to %s", len(table.planet_id), out)
+    return len(table.planet_id)

@@ -1,0 +1,7 @@
+"""Physics stage: limb-darkened transit model and per-planet transit-depth spectra.
+
+Modules by physical concept: :mod:`.transit` (light-curve model), :mod:`.lightcurves`
+(calibrated visit input and drift basis), :mod:`.geometry` (white-light geometry fit),
+:mod:`.spectrum` (limb darkening in wavelength and per-channel depths), :mod:`.fallback`
+(model-free depths when a fit fails), :mod:`.fit` (per-planet orchestration).
+"""

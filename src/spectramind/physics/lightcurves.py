@@ -1,0 +1,126 @@
+"""Calibrated visit light curves (docs/CONTRACTS.md "Calibrated visit file") and drift bases.
+
+A visit holds one time grid shared by the FGS1 white flux (column 0) and the 282 AIRS channels
+(columns 1..282, ascending wavelength), i.e. the 283 target wavelengths wl_1..wl_283.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from spectramind.data.layout import N_WAVELENGTHS
+from spectramind.errors import DataFormatError
+from spectramind.io import load_arrays
+
+
+@dataclass(frozen=True)
+class VisitLightCurves:
+    """One planet visit, binned and calibrated.
+
+    time_h: (n_bins,) bin-centre times [hours since the visit start].
+    flux: (n_bins, 283) mean electrons per CDS frame; column 0 FGS1, 1..282 AIRS.
+    flux_err: (n_bins, 283) 1-sigma uncertainty of ``flux`` [same unit].
+    quality: (283,) uint16 channel bitmask, 0 = good.
+    regressors: (n_bins, k) jitter/systematics regressors (any unit; standardised before use).
+    """
+
+    time_h: np.ndarray
+    flux: np.ndarray
+    flux_err: np.ndarray
+    quality: np.ndarray
+    regressors: np.ndarray
+    planet_id: int | None = None
+    split: str | None = None
+    visit: int = 0
+    regressor_names: tuple[str, ...] = ()
+    source: str = "<memory>"
+
+    @property
+    def n_bins(self) -> int:
+        return int(self.time_h.size)
+
+
+def load_calibrated_visit(path: Path | str) -> VisitLightCurves:
+    """Read and validate a calibrated visit ``.npz`` (raises :class:`DataFormatError`)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataFormatError(f"{path}: calibrated visit file not found")
+    try:
+        arrays, meta = load_arrays(path)
+    except Exception as err:  # numpy/zip raise several types for a corrupt file
+        raise DataFormatError(f"{path}: not a readable .npz calibrated visit ({err})") from err
+    for key in ("time_h", "flux", "flux_err", "quality"):
+        if key not in arrays:
+            raise DataFormatError(f"{path}: expected key {key!r}, found keys {sorted(arrays)}")
+    time_h = np.asarray(arrays["time_h"], dtype=np.float64)
+    n = time_h.size
+    if time_h.ndim != 1 or n < 10:
+        raise DataFormatError(f"{path}: expected time_h of shape (n_bins>=10,), found {time_h.shape}")
+    for key in ("flux", "flux_err"):
+        if arrays[key].shape != (n, N_WAVELENGTHS):
+            raise DataFormatError(
+                f"{path}: expected {key} of shape ({n}, {N_WAVELENGTHS}), found {arrays[key].shape}"
+            )
+    quality = np.asarray(arrays["quality"])
+    if quality.shape != (N_WAVELENGTHS,):
+        raise DataFormatError(
+            f"{path}: expected quality of shape ({N_WAVELENGTHS},), found {quality.shape}"
+        )
+    regressors = np.asarray(arrays.get("regressors", np.zeros((n, 0))), dtype=np.float64)
+    if regressors.ndim != 2 or regressors.shape[0] != n:
+        raise DataFormatError(
+            f"{path}: expected regressors of shape ({n}, k), found {regressors.shape}"
+        )
+    pid = meta.get("planet_id")
+    return VisitLightCurves(
+        time_h=time_h,
+        flux=np.asarray(arrays["flux"], dtype=np.float64),
+        flux_err=np.asarray(arrays["flux_err"], dtype=np.float64),
+        quality=quality.astype(np.uint16),
+        regressors=regressors,
+        planet_id=None if pid is None else int(pid),
+        split=meta.get("split"),
+        visit=int(meta.get("visit", 0)),
+        regressor_names=tuple(meta.get("regressor_names", ())),
+        source=str(path),
+    )
+
+
+def valid_bins(lc: VisitLightCurves, bad_quality_bits: int) -> np.ndarray:
+    """(n_bins, 283) bool: finite time, flux and a positive finite error, channel quality good."""
+    ok = np.isfinite(lc.flux) & np.isfinite(lc.flux_err) & (lc.flux_err > 0)
+    ok &= np.isfinite(lc.time_h)[:, None]
+    ok &= ((lc.quality.astype(np.int64) & int(bad_quality_bits)) == 0)[None, :]
+    return ok
+
+
+def legendre_time(time_h: np.ndarray) -> np.ndarray:
+    """Times mapped to x in [-1, 1] over the finite range of ``time_h`` (n,)."""
+    finite = np.isfinite(time_h)
+    t_min, t_max = np.min(time_h[finite]), np.max(time_h[finite])
+    span = t_max - t_min if t_max > t_min else 1.0
+    return np.where(finite, 2.0 * (time_h - t_min) / span - 1.0, 0.0)
+
+
+def drift_basis(time_h: np.ndarray, regressors: np.ndarray | None, degree: int) -> np.ndarray:
+    """Multiplicative-drift design matrix (n, degree + 1 + k').
+
+    Columns: Legendre polynomials P_0..P_degree of the scaled time, then the regressors that are
+    finite somewhere and not constant, standardised (zero mean, unit std; non-finite -> 0).
+    The drift is ``basis @ c`` and multiplies the transit model.
+    """
+    x = legendre_time(time_h)
+    columns = [np.polynomial.legendre.legval(x, np.eye(degree + 1)[d]) for d in range(degree + 1)]
+    if regressors is not None:
+        for col in np.asarray(regressors, dtype=np.float64).T:
+            finite = np.isfinite(col)
+            if finite.sum() < 3:
+                continue
+            std = np.std(col[finite])
+            if not np.isfinite(std) or std <= 1e-12 * max(1.0, np.abs(col[finite]).max()):
+                continue
+            columns.append(np.where(finite, (col - np.mean(col[finite])) / std, 0.0))
+    return np.column_stack(columns)

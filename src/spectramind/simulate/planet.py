@@ -1,0 +1,367 @@
+"""Per-planet truth: the drawn parameters of one simulated planet and its visits.
+
+A :class:`PlanetTruth` holds everything astrophysical and systematic about a planet (star,
+orbit, transit spectrum, limb darkening, stellar flux per detector column, and per visit the
+mid-transit time, pointing jitter, gain drift and background). The detector model
+(:mod:`.detector`) turns it into raw frames; :func:`visit_light_curves` turns it into the
+noise-free light curves that a perfect calibration recovers. Both the simulator and the public
+truth API (:mod:`.truth`) call the same functions, so they cannot drift apart.
+
+Randomness: every draw comes from ``numpy.random.Generator(PCG64(SeedSequence(seed,
+spawn_key=(split_no, index, purpose))))`` so a planet depends only on (seed, split, index).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from spectramind.data import layout
+from spectramind.data.layout import AIRS, FGS
+from spectramind.io import load_arrays, save_arrays
+from spectramind.simulate import constants as c
+from spectramind.simulate import physics
+
+SPLIT_NUMBER = {"train": 0, "test": 1}
+# spawn_key purposes: one independent stream per use, so adding a draw to one never shifts another
+PURPOSE_PARAMS = 0
+PURPOSE_VISIT = 10  # + visit: systematics truth
+PURPOSE_MAPS = 20  # + visit: calibration maps (x2 + instrument)
+PURPOSE_NOISE = 40  # + visit: frame noise (x2 + instrument)
+
+_ID_PRIME = 999_999_937  # prime below 1e9: multiplication modulo it is a bijection
+_ID_MULTIPLIER = 387_420_489  # 3^18, coprime with the prime: spreads consecutive slots
+
+
+def planet_rng(seed: int, split: str, index: int, purpose: int) -> np.random.Generator:
+    """The generator for one (seed, split, planet index, purpose)."""
+    key = (SPLIT_NUMBER[split], int(index), int(purpose))
+    return np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=key)))
+
+
+def planet_id(seed: int, split: str, index: int) -> int:
+    """A 10-digit planet id from (seed, split, index), unique over both splits of one seed.
+
+    ``1e9 + ((base + 2 index + split_no) * K mod p)`` with p prime: a bijection of
+    ``2 index + split_no`` on 0..p-1, so no two planets of a dataset share an id.
+    """
+    base = int(np.random.SeedSequence(seed).generate_state(1)[0]) % _ID_PRIME
+    slot = (base + 2 * int(index) + SPLIT_NUMBER[split]) % _ID_PRIME
+    return 1_000_000_000 + (slot * _ID_MULTIPLIER) % _ID_PRIME
+
+
+def airs_cds_time_h(n_airs_cds: int) -> np.ndarray:
+    """Time of each AIRS CDS frame [h]: mean of its start- and end-read times in axis_info."""
+    mid = 0.5 * (AIRS.start_read_offset_s + AIRS.end_read_offset_s)
+    return (mid + AIRS.cds_cadence_s * np.arange(n_airs_cds)) / c.SECONDS_PER_HOUR
+
+
+def fgs_cds_time_h(n_fgs_cds: int) -> np.ndarray:
+    """Time of each FGS CDS frame [h]: mean of its start- and end-read times in axis_info."""
+    mid = 0.5 * (FGS.start_read_offset_s + FGS.end_read_offset_s)
+    return (mid + FGS.cds_cadence_s * np.arange(n_fgs_cds)) / c.SECONDS_PER_HOUR
+
+
+@dataclass(frozen=True)
+class StarInfo:
+    """One row of ``*_star_info.csv``; exactly the values the simulation used."""
+
+    Rs: float  # stellar radius [R_sun]
+    Ms: float  # stellar mass [M_sun]
+    Ts: float  # effective temperature [K]
+    Mp: float  # planet mass [M_jup] (units disputed in the real data)
+    e: float  # eccentricity (always 0)
+    P: float  # orbital period [days], scaled with the frame count (see module simulate)
+    sma: float  # semi-major axis [stellar radii]
+    i: float  # inclination [deg]
+
+    def as_row(self) -> tuple[float, ...]:
+        return (self.Rs, self.Ms, self.Ts, self.Mp, self.e, self.P, self.sma, self.i)
+
+
+@dataclass(frozen=True)
+class VisitTruth:
+    """Systematics truth of one visit."""
+
+    t0_h: float  # mid-transit time on the axis_info clock [h]
+    jitter_px: np.ndarray  # (n_fgs_cds, 2) pointing offset (x, y) at the FGS CDS times [pixel]
+    jitter_kappa: float  # photometric loss per squared pixel offset [1/pixel^2]
+    airs_drift: np.ndarray  # (2, 2) Chebyshev coefficients, time order 1..2 x wavelength 0..1
+    fgs_drift: np.ndarray  # (2, 1) Chebyshev coefficients, time order 1..2
+    airs_background: float  # sky background per pixel [e-/s]
+    fgs_background: float  # [e-/s]
+
+
+@dataclass(frozen=True)
+class PlanetTruth:
+    """Everything drawn for one planet. Flux arrays are before the flat field."""
+
+    planet_id: int
+    split: str
+    index: int
+    seed: int
+    n_airs_cds: int  # CDS frames per visit (frames / 2)
+    n_fgs_cds: int
+    star: StarInfo
+    depth_airs: np.ndarray  # (356,) (Rp/Rs)^2 per AIRS detector column
+    depth_fgs: float  # (Rp/Rs)^2 in the FGS1 band (wl_1)
+    ld_airs: np.ndarray  # (356, 2) quadratic limb darkening per AIRS detector column
+    ld_fgs: np.ndarray  # (2,)
+    airs_flux: np.ndarray  # (356,) stellar e- per 4.5 s CDS per column, summed over rows
+    fgs_flux: float  # stellar e- per 0.1 s CDS, summed over the frame
+    airs_trace_row: np.ndarray  # (356,) trace centre row per column [pixel]
+    airs_trace_sigma: np.ndarray  # (356,) Gaussian width of the trace across rows [pixel]
+    fgs_psf_sigma: float  # Gaussian width of the FGS PSF [pixel]
+    visits: tuple[VisitTruth, ...]
+
+    @property
+    def labels(self) -> np.ndarray:
+        """(283,) the target spectrum wl_1..wl_283 (FGS1 then ascending AIRS columns)."""
+        return np.concatenate([[self.depth_fgs], self.depth_airs[layout.AIRS_CROP][::-1]])
+
+    @property
+    def duration_scale(self) -> float:
+        """Frame-count scale actually simulated: n_airs_cds / 5625 (1 for full size)."""
+        return self.n_airs_cds / AIRS.full_cds_frames
+
+
+# --- drawing ---------------------------------------------------------------------------------
+
+
+def _round(x: float) -> float:
+    # Star-info values are written with repr(); rounding first keeps the csv short while the
+    # simulation uses exactly the written numbers.
+    return float(np.round(x, 6))
+
+
+def draw_planet(
+    seed: int, split: str, index: int, n_airs_cds: int, second_visit_fraction: float
+) -> PlanetTruth:
+    """Draw one planet's parameters and the systematics of its visits.
+
+    Transit timing scales with the observation: with ``s = n_airs_cds / 5625`` the mid-transit
+    time is drawn in ``s x (2.5..5) h`` (kept at least ``s x 0.75 h`` from both window edges)
+    and the star-info period is ``s x`` the Kepler period, so T14 (proportional to P at fixed
+    a/R* and i) shrinks by ``s`` too and the light curve is the full-size one compressed in time.
+    """
+    rng = planet_rng(seed, split, index, PURPOSE_PARAMS)
+    scale = n_airs_cds / AIRS.full_cds_frames
+    n_fgs_cds = n_airs_cds * c.FGS_CDS_PER_AIRS_CDS
+
+    ts = float(np.clip(rng.normal(5839.0, 512.0), 4200.0, 7200.0))
+    rs = float(np.clip(rng.normal(1.25, 0.35), 0.6, 2.3))
+    ms = float(np.clip(rng.normal(1.09, 0.21), 0.6, 1.8))
+    mp = float(np.exp(rng.normal(0.0, 0.8)))
+    continuum = float(np.clip(np.exp(rng.normal(np.log(0.012), 0.55)), 0.006, 0.046))
+    rp_rs = np.sqrt(continuum)
+
+    # Orbit: Kepler period and a/R*; resample until T14 is in the accepted range.
+    for _ in range(1000):
+        period = float(np.clip(rng.normal(5.19, 1.41), 2.0, 10.0))
+        sma = _round(physics.a_over_rs(period, ms, rs))
+        impact = rng.uniform(0.0, 0.8)
+        inc = _round(float(np.degrees(np.arccos(impact / sma))))
+        duration = physics.total_duration_h(period, sma, inc, rp_rs)
+        if c.DURATION_RANGE_H[0] <= duration <= c.DURATION_RANGE_H[1]:
+            break
+    else:  # pragma: no cover - the accepted range holds most draws
+        raise RuntimeError(f"planet {split}/{index}: no orbit with T14 in {c.DURATION_RANGE_H}")
+
+    star = StarInfo(
+        Rs=_round(rs), Ms=_round(ms), Ts=_round(ts), Mp=_round(mp), e=0.0,
+        P=_round(period * scale), sma=sma, i=inc,
+    )
+
+    bands = {
+        name: float(rng.uniform(0.0, amp)) * float(rng.uniform() < 0.7)
+        for name, (_, _, amp) in physics.MOLECULAR_BANDS.items()
+    }
+    rayleigh = float(rng.uniform(0.0, 3e-4))
+    wl_airs = layout.airs_column_wavelengths_um()
+    depth_airs = physics.transit_spectrum(wl_airs, continuum, rayleigh, bands)
+    depth_fgs = float(physics.transit_spectrum(np.array([layout.FGS_WAVELENGTH_UM]), continuum,
+                                               rayleigh, bands)[0])
+    u1_ref, u2_ref = rng.uniform(0.45, 0.75), rng.uniform(0.15, 0.35)
+    slope1, slope2 = rng.uniform(0.6, 1.0), rng.uniform(0.2, 0.6)
+    ld_airs = physics.limb_darkening(wl_airs, u1_ref, u2_ref, slope1, slope2)
+    ld_fgs = physics.limb_darkening(np.array([layout.FGS_WAVELENGTH_UM]), u1_ref, u2_ref,
+                                    slope1, slope2)[0]
+
+    # Stellar flux per column: photon Planck x throughput x column width, normalised to the
+    # real count level over the cropped columns.
+    brightness = float(np.clip(np.exp(rng.normal(0.0, 0.15)), 0.7, 1.4))
+    column_width = np.abs(np.gradient(wl_airs))
+    shape = physics.photon_planck(wl_airs, ts) * physics.airs_throughput(wl_airs) * column_width
+    airs_flux = shape * (c.AIRS_CDS_ELECTRONS * brightness / shape[layout.AIRS_CROP].sum())
+    fgs_flux = c.FGS_CDS_ELECTRONS * brightness
+
+    columns = np.arange(AIRS.cols)
+    curvature = rng.uniform(0.3, 1.0)
+    row_centre = rng.uniform(15.0, 16.0)
+    airs_trace_row = row_centre + curvature * ((columns - 178.0) / 178.0) ** 2
+    airs_trace_sigma = 1.0 + 0.8 * (wl_airs - wl_airs.min()) / np.ptp(wl_airs)
+    fgs_psf_sigma = float(rng.uniform(1.1, 1.5))
+
+    n_visits = 2 if rng.uniform() < second_visit_fraction else 1
+    visits = tuple(
+        _draw_visit(planet_rng(seed, split, index, PURPOSE_VISIT + v), scale, n_fgs_cds,
+                    duration)
+        for v in range(n_visits)
+    )
+    return PlanetTruth(
+        planet_id=planet_id(seed, split, index), split=split, index=index, seed=seed,
+        n_airs_cds=n_airs_cds, n_fgs_cds=n_fgs_cds, star=star, depth_airs=depth_airs,
+        depth_fgs=depth_fgs, ld_airs=ld_airs, ld_fgs=ld_fgs, airs_flux=airs_flux,
+        fgs_flux=fgs_flux, airs_trace_row=airs_trace_row, airs_trace_sigma=airs_trace_sigma,
+        fgs_psf_sigma=fgs_psf_sigma, visits=visits,
+    )
+
+
+def _draw_visit(
+    rng: np.random.Generator, scale: float, n_fgs_cds: int, duration_full_h: float
+) -> VisitTruth:
+    half = duration_full_h / 2 + c.BASELINE_MARGIN_H
+    low = max(c.MID_TRANSIT_RANGE_H[0], half)
+    high = min(c.MID_TRANSIT_RANGE_H[1], c.FULL_OBSERVATION_H - half)
+    t0_h = rng.uniform(low, high) * scale
+    step = FGS.cds_cadence_s
+    jitter = np.empty((n_fgs_cds, 2))
+    time_s = np.arange(n_fgs_cds) * step
+    for axis in range(2):
+        period = rng.uniform(100.0, 600.0)
+        jitter[:, axis] = physics.ar1_series(rng, n_fgs_cds, step, rng.uniform(10.0, 40.0), 0.06)
+        jitter[:, axis] += 0.03 * np.sin(2 * np.pi * time_s / period + rng.uniform(0, 2 * np.pi))
+    return VisitTruth(
+        t0_h=float(t0_h),
+        jitter_px=jitter,
+        jitter_kappa=float(rng.uniform(0.01, 0.03)),
+        airs_drift=rng.normal(0.0, 2.5e-3, size=(2, 2)),
+        fgs_drift=rng.normal(0.0, 2.5e-3, size=(2, 1)),
+        airs_background=float(rng.uniform(1.0, 10.0)),
+        fgs_background=float(rng.uniform(1.0, 10.0)),
+    )
+
+
+# --- light curves ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExpectedLightCurves:
+    """Noise-free light curves of one visit: what a perfect calibration recovers.
+
+    Fluxes are electrons per CDS frame (AIRS: 4.5 s, FGS: 0.1 s), summed over all detector rows
+    (AIRS) or the whole frame (FGS), of the light that reached the detector *before* the flat
+    field: transit x gain drift x jitter loss x stellar flux. Not included: flat, dark, bias,
+    background, non-linearity, ADC, read/photon noise, cosmic rays, dead pixels.
+
+    airs_time_h: (n_airs_cds,) CDS times [h] (mean of the pair's axis_info times)
+    airs_flux: (n_airs_cds, 356) per detector column (descending wavelength, uncropped)
+    airs_transit: (n_airs_cds, 356) the transit alone (1 out of transit)
+    airs_systematics: (n_airs_cds, 356) gain drift x jitter loss
+    airs_jitter_px: (n_airs_cds, 2) mean pointing offset (x, y) over each AIRS cadence [pixel]
+    fgs_time_h, fgs_flux, fgs_transit, fgs_systematics: (n_fgs_cds,)
+    fgs_jitter_px: (n_fgs_cds, 2)
+    """
+
+    airs_time_h: np.ndarray
+    airs_flux: np.ndarray
+    airs_transit: np.ndarray
+    airs_systematics: np.ndarray
+    airs_jitter_px: np.ndarray
+    fgs_time_h: np.ndarray
+    fgs_flux: np.ndarray
+    fgs_transit: np.ndarray
+    fgs_systematics: np.ndarray
+    fgs_jitter_px: np.ndarray
+
+    @property
+    def airs_flux_targets(self) -> np.ndarray:
+        """(n_airs_cds, 282) AIRS flux cropped and flipped to wl_2..wl_283 order."""
+        return self.airs_flux[:, layout.AIRS_CROP][:, ::-1]
+
+
+def visit_light_curves(truth: PlanetTruth, visit: int) -> ExpectedLightCurves:
+    """Noise-free light curves of ``visit`` from the planet's truth (see ExpectedLightCurves)."""
+    if not 0 <= visit < len(truth.visits):
+        raise IndexError(f"planet {truth.planet_id} has visits 0..{len(truth.visits) - 1}")
+    vt = truth.visits[visit]
+    star = truth.star
+    airs_t = airs_cds_time_h(truth.n_airs_cds)
+    fgs_t = fgs_cds_time_h(truth.n_fgs_cds)
+    airs_transit = physics.transit_light_curves(
+        airs_t, vt.t0_h, star.P, star.sma, star.i, truth.depth_airs, truth.ld_airs
+    )
+    fgs_transit = physics.transit_light_curves(
+        fgs_t, vt.t0_h, star.P, star.sma, star.i, np.array([truth.depth_fgs]),
+        truth.ld_fgs[None, :],
+    )[:, 0]
+    # One AIRS cadence spans 12 FGS cadences: AIRS sees their mean pointing.
+    airs_jitter = vt.jitter_px.reshape(truth.n_airs_cds, c.FGS_CDS_PER_AIRS_CDS, 2).mean(axis=1)
+    wl = layout.airs_column_wavelengths_um()
+    omega = 2 * (wl - wl.min()) / np.ptp(wl) - 1
+    airs_sys = physics.chebyshev_drift(_tau(truth.n_airs_cds), omega, vt.airs_drift)
+    airs_sys *= physics.jitter_loss(airs_jitter, vt.jitter_kappa)[:, None]
+    fgs_sys = physics.chebyshev_drift(_tau(truth.n_fgs_cds), np.zeros(1), vt.fgs_drift)[:, 0]
+    fgs_sys *= physics.jitter_loss(vt.jitter_px, vt.jitter_kappa)
+    return ExpectedLightCurves(
+        airs_time_h=airs_t,
+        airs_flux=truth.airs_flux[None, :] * airs_transit * airs_sys,
+        airs_transit=airs_transit,
+        airs_systematics=airs_sys,
+        airs_jitter_px=airs_jitter,
+        fgs_time_h=fgs_t,
+        fgs_flux=truth.fgs_flux * fgs_transit * fgs_sys,
+        fgs_transit=fgs_transit,
+        fgs_systematics=fgs_sys,
+        fgs_jitter_px=vt.jitter_px,
+    )
+
+
+def _tau(n: int) -> np.ndarray:
+    """Frame index scaled to -1..1 over the visit, shape (n,)."""
+    return np.linspace(-1.0, 1.0, n)
+
+
+# --- storage -----------------------------------------------------------------------------------
+
+_STAR_FIELDS = ("Rs", "Ms", "Ts", "Mp", "e", "P", "sma", "i")
+_VISIT_ARRAYS = ("jitter_px", "airs_drift", "fgs_drift")
+_VISIT_SCALARS = ("t0_h", "jitter_kappa", "airs_background", "fgs_background")
+_PLANET_ARRAYS = ("depth_airs", "ld_airs", "ld_fgs", "airs_flux", "airs_trace_row",
+                  "airs_trace_sigma")
+
+
+def save_truth(path: Path | str, truth: PlanetTruth) -> None:
+    """Write a planet's truth to a byte-stable ``.npz`` (see :func:`spectramind.io.save_arrays`)."""
+    arrays = {name: getattr(truth, name) for name in _PLANET_ARRAYS}
+    arrays["labels"] = truth.labels
+    for v, vt in enumerate(truth.visits):
+        for name in _VISIT_ARRAYS:
+            arrays[f"visit{v}_{name}"] = getattr(vt, name)
+    meta = {
+        "planet_id": truth.planet_id, "split": truth.split, "index": truth.index,
+        "seed": truth.seed, "n_airs_cds": truth.n_airs_cds, "n_fgs_cds": truth.n_fgs_cds,
+        "depth_fgs": truth.depth_fgs, "fgs_flux": truth.fgs_flux,
+        "fgs_psf_sigma": truth.fgs_psf_sigma,
+        "star": {name: getattr(truth.star, name) for name in _STAR_FIELDS},
+        "visits": [{name: getattr(vt, name) for name in _VISIT_SCALARS} for vt in truth.visits],
+    }
+    save_arrays(path, arrays, meta)
+
+
+def load_truth(path: Path | str) -> PlanetTruth:
+    """Read a file written by :func:`save_truth`."""
+    arrays, meta = load_arrays(path)
+    visits = tuple(
+        VisitTruth(**scalars, **{name: arrays[f"visit{v}_{name}"] for name in _VISIT_ARRAYS})
+        for v, scalars in enumerate(meta["visits"])
+    )
+    return PlanetTruth(
+        planet_id=meta["planet_id"], split=meta["split"], index=meta["index"], seed=meta["seed"],
+        n_airs_cds=meta["n_airs_cds"], n_fgs_cds=meta["n_fgs_cds"],
+        star=StarInfo(**meta["star"]), depth_fgs=meta["depth_fgs"], fgs_flux=meta["fgs_flux"],
+        fgs_psf_sigma=meta["fgs_psf_sigma"], visits=visits,
+        **{name: arrays[name] for name in _PLANET_ARRAYS},
+    )
