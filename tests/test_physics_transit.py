@@ -75,7 +75,9 @@ def test_duration_matches_contact_points_and_inclination_symmetry():
     mirrored = TransitGeometry(3.0, 4.0, 10.0, 92.0)
     grid = np.linspace(1.0, 5.0, 200)
     assert_physics_close(
-        transit_flux(grid, mirrored, k, 0.3, 0.2), transit_flux(grid, geometry, k, 0.3, 0.2), "exact"
+        transit_flux(grid, mirrored, k, 0.3, 0.2),
+        transit_flux(grid, geometry, k, 0.3, 0.2),
+        "exact",
     )
     assert transit_duration_h(TransitGeometry(3.0, 4.0, 10.0, 80.0), k) == 0.0
 

@@ -40,4 +40,5 @@ rule score:
     shell:
         "spectramind run-stage --stage score --rule score --threads {threads} --log {log}"
         " --wildcards {params.wildcards:q} --input {input:q} --output {output:q} -- "
-        "spectramind score --predictions {input.predictions} --labels {input.labels} --json {output}"
+        "spectramind score --predictions {input.predictions} --truth {input.labels}"
+        " --train {input.labels} --json {output}"

@@ -42,9 +42,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--drift-degree", type=int, default=2, help="polynomial degree of the drift in time (2)"
     )
-    parser.add_argument(
-        "--no-regressors", action="store_true", help="ignore the jitter regressors"
-    )
+    parser.add_argument("--no-regressors", action="store_true", help="ignore the jitter regressors")
     parser.set_defaults(func=run)
 
 

@@ -20,20 +20,41 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     parser.add_argument(
-        "--python", type=Path, default=None,
+        "--python",
+        type=Path,
+        default=None,
         help="interpreter of the environment to describe (default: the one running this)",
     )
-    parser.add_argument("--lock", type=Path, default=Path("requirements.lock"),
-                        help="declared pins (default: requirements.lock)")
-    parser.add_argument("--allowlist", type=Path, default=Path("config/license-allowlist.yaml"),
-                        help="license allowlist (default: config/license-allowlist.yaml)")
-    parser.add_argument("--ignore-file", type=Path, default=Path("config/sbom-ignore.yaml"),
-                        help="curated overrides/ignores (default: config/sbom-ignore.yaml)")
-    parser.add_argument("--pyproject", type=Path, default=Path("pyproject.toml"),
-                        help="the project's pyproject.toml, the SBOM's root component")
+    parser.add_argument(
+        "--lock",
+        type=Path,
+        default=Path("requirements.lock"),
+        help="declared pins (default: requirements.lock)",
+    )
+    parser.add_argument(
+        "--allowlist",
+        type=Path,
+        default=Path("config/license-allowlist.yaml"),
+        help="license allowlist (default: config/license-allowlist.yaml)",
+    )
+    parser.add_argument(
+        "--ignore-file",
+        type=Path,
+        default=Path("config/sbom-ignore.yaml"),
+        help="curated overrides/ignores (default: config/sbom-ignore.yaml)",
+    )
+    parser.add_argument(
+        "--pyproject",
+        type=Path,
+        default=Path("pyproject.toml"),
+        help="the project's pyproject.toml, the SBOM's root component",
+    )
     parser.add_argument("--no-cve", action="store_true", help="skip the CVE scan (reported)")
-    parser.add_argument("--require-cve-scan", action="store_true",
-                        help="fail when the CVE scan is skipped (for CI with network)")
+    parser.add_argument(
+        "--require-cve-scan",
+        action="store_true",
+        help="fail when the CVE scan is skipped (for CI with network)",
+    )
     parser.set_defaults(func=run)
 
 

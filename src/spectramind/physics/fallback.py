@@ -6,6 +6,10 @@ planet or channel is ever left without a finite depth and uncertainty.
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import numpy as np
 
 # Mean and std of all train.csv label values (FORMAT.md section 4): the naive prediction,
@@ -41,7 +45,7 @@ def ratio_depth(
     inside = valid & (dt < 0.25 * t14_h)
     outside = valid & (dt > 0.55 * t14_h)
     f = np.where(valid, flux, np.nan)
-    with np.errstate(all="ignore"), _quiet_nan():
+    with np.errstate(all="ignore"), quiet_nan():
         f_in = np.nanmedian(np.where(inside, f, np.nan), axis=0)
         f_out = np.nanmedian(np.where(outside, f, np.nan), axis=0)
         n_in = inside.sum(axis=0)
@@ -66,15 +70,9 @@ def fill_missing(
     return np.where(bad, fill_depth, depth), np.where(bad, NAIVE_SIGMA, depth_err)
 
 
-class _quiet_nan:
+@contextmanager
+def quiet_nan() -> Iterator[None]:
     """Silence numpy's 'All-NaN slice' / 'Mean of empty slice' RuntimeWarnings."""
-
-    def __enter__(self) -> None:
-        import warnings
-
-        self._ctx = warnings.catch_warnings()
-        self._ctx.__enter__()
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-
-    def __exit__(self, *exc: object) -> None:
-        self._ctx.__exit__(*exc)
+        yield

@@ -44,7 +44,6 @@ from spectramind.physics.spectrum import (
 )
 from spectramind.physics.transit import (
     TransitCurve,
-    TransitGeometry,
     supersample_for,
     transit_duration_h,
 )
@@ -145,9 +144,7 @@ class PlanetFit:
         )
 
 
-def _white_curves(
-    lc: VisitLightCurves, valid: np.ndarray
-) -> tuple[list[WhiteCurve], np.ndarray]:
+def _white_curves(lc: VisitLightCurves, valid: np.ndarray) -> tuple[list[WhiteCurve], np.ndarray]:
     """FGS1 and AIRS white curves (normalised to unit median) and the AIRS channels summed."""
     curves = []
     if valid[:, 0].sum() >= 20:
@@ -207,8 +204,10 @@ def fit_visit(
     span = float(np.ptp(time_h[finite_t])) if finite_t.any() else 1.0
     t14_prior = prior_duration_h(prior, span)
     t_mid = float(np.mean(time_h[finite_t])) if finite_t.any() else 0.0
-    if finite_t.sum() < 20:
-        return _fallback_visit(lc, valid, t_mid, t14_prior, ["fewer than 20 finite times"], {})
+    if finite_t.sum() < 20 or not span > 0:
+        return _fallback_visit(
+            lc, valid, t_mid, t14_prior, ["fewer than 20 distinct finite times"], {}
+        )
     time_h = np.where(finite_t, time_h, t_mid)
     try:
         return _fit_visit(lc, time_h, valid, prior, t14_prior, config, reasons, diagnostics)

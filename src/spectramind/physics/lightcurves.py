@@ -58,7 +58,9 @@ def load_calibrated_visit(path: Path | str) -> VisitLightCurves:
     time_h = np.asarray(arrays["time_h"], dtype=np.float64)
     n = time_h.size
     if time_h.ndim != 1 or n < 10:
-        raise DataFormatError(f"{path}: expected time_h of shape (n_bins>=10,), found {time_h.shape}")
+        raise DataFormatError(
+            f"{path}: expected time_h of shape (n_bins>=10,), found {time_h.shape}"
+        )
     for key in ("flux", "flux_err"):
         if arrays[key].shape != (n, N_WAVELENGTHS):
             raise DataFormatError(

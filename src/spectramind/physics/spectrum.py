@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import least_squares
 
+from spectramind.physics.fallback import quiet_nan
 from spectramind.physics.geometry import weighted_projection
 from spectramind.physics.transit import TransitCurve
 
@@ -161,9 +162,7 @@ def _stack_models(
     curve: TransitCurve, depth: np.ndarray, u1: np.ndarray, u2: np.ndarray
 ) -> np.ndarray:
     """(m, n) transit models for per-channel depth and limb darkening."""
-    return np.stack(
-        [curve.flux(np.sqrt(d), a, b) for d, a, b in zip(depth, u1, u2, strict=True)]
-    )
+    return np.stack([curve.flux(np.sqrt(d), a, b) for d, a, b in zip(depth, u1, u2, strict=True)])
 
 
 def fit_channel_depths(
@@ -189,10 +188,9 @@ def fit_channel_depths(
     Returns:
         :class:`ChannelDepths`; channels with too few valid points have ``ok = False``.
     """
-    n, m = flux.shape
     p = basis.shape[1]
-    with np.errstate(all="ignore"):
-        scale = np.nanmedian(np.where(valid, flux, np.nan), axis=0) if valid.any() else np.ones(m)
+    with np.errstate(all="ignore"), quiet_nan():
+        scale = np.nanmedian(np.where(valid, flux, np.nan), axis=0)
     usable = valid.sum(axis=0) >= p + 1 + 5
     usable &= np.isfinite(scale) & (scale > 0)
     scale = np.where(usable, scale, 1.0)
@@ -241,9 +239,7 @@ def fit_channel_depths(
         chi2 = np.einsum("mn,mn->m", w, resid * resid)
         chi2_red = chi2 / np.maximum(n_valid - p - 1, 1)
         depth_err = np.sqrt(cov * np.maximum(chi2_red, MIN_CHI2_SCALE))
-        rms = np.sqrt(
-            np.sum(np.where(w > 0, resid * resid, 0.0), axis=1) / np.maximum(n_valid, 1)
-        )
+        rms = np.sqrt(np.sum(np.where(w > 0, resid * resid, 0.0), axis=1) / np.maximum(n_valid, 1))
     ok = usable & np.isfinite(depth) & np.isfinite(depth_err) & (depth_err > 0)
     ok &= (depth > 10 * MIN_DEPTH) & (depth < 0.25)
     return ChannelDepths(depth, depth_err, chi2_red, rms * 1e6, ok)

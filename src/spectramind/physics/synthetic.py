@@ -77,7 +77,10 @@ def make_visit(
     x = legendre_time(time_h)
     curve = TransitCurve(time_h, truth.geometry)
     transit = np.stack(
-        [curve.flux(np.sqrt(d), a, b) for d, a, b in zip(truth.depth, truth.u1, truth.u2, strict=True)],
+        [
+            curve.flux(np.sqrt(d), a, b)
+            for d, a, b in zip(truth.depth, truth.u1, truth.u2, strict=True)
+        ],
         axis=1,
     )
     stellar = 1e5 * (wl / 2.5) ** -2 * (1.0 + 0.1 * np.sin(3 * wl))

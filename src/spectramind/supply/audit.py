@@ -48,7 +48,8 @@ class SupplyReport:
         ]
         for gate in self.gates:
             if gate.name == "cve" and gate.status is GateStatus.SKIPPED:
-                out.append(f"CVE scan SKIPPED: {gate.reason}")
+                out += ["gate cve: SKIPPED", f"  CVE scan SKIPPED: {gate.reason}"]
+                continue
             out += gate.lines()
         out.append(f"RESULT: {'FAIL' if self.failed else 'PASS'}")
         return out

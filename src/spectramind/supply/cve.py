@@ -75,8 +75,14 @@ def parse_pip_audit_json(
             notes.append(f"pip-audit skipped {name}: {dep['skip_reason']}")
         for vuln in dep.get("vulns", []):
             ids = [vuln.get("id", "?"), *vuln.get("aliases", [])]
-            hit = next((ignore[(canonicalize_name(name), i.upper())] for i in ids
-                        if (canonicalize_name(name), i.upper()) in ignore), None)
+            hit = next(
+                (
+                    ignore[(canonicalize_name(name), i.upper())]
+                    for i in ids
+                    if (canonicalize_name(name), i.upper()) in ignore
+                ),
+                None,
+            )
             if hit:
                 notes.append(f"ignored {hit.id} in {name}: {hit.reason.strip()}")
                 continue
@@ -107,14 +113,24 @@ def check_cves(
     with tempfile.TemporaryDirectory() as tmp:
         reqs = Path(tmp) / "installed.txt"
         reqs.write_text("".join(f"{c.name}=={c.version}\n" for c in installed), encoding="utf-8")
-        argv = [*command, "-r", str(reqs), "--no-deps", "--disable-pip", "--format", "json",
-                "--progress-spinner", "off"]
+        argv = [
+            *command,
+            "-r",
+            str(reqs),
+            "--no-deps",
+            "--disable-pip",
+            "--format",
+            "json",
+            "--progress-spinner",
+            "off",
+        ]
         log.info("CVE scan: %s", " ".join(argv))
         try:
             proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout_s)
         except subprocess.TimeoutExpired:
-            return GateResult(GATE_CVE, GateStatus.SKIPPED,
-                              reason=f"pip-audit timed out after {timeout_s:.0f} s")
+            return GateResult(
+                GATE_CVE, GateStatus.SKIPPED, reason=f"pip-audit timed out after {timeout_s:.0f} s"
+            )
     try:
         report = json.loads(proc.stdout)
     except json.JSONDecodeError:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 from spectramind.errors import SpectraMindError
 
@@ -12,7 +12,7 @@ class SupplyChainError(SpectraMindError):
     """An SBOM could not be produced or read, or a supply-chain config file is invalid."""
 
 
-class GateStatus(str, Enum):
+class GateStatus(StrEnum):
     PASS = "pass"
     FAIL = "fail"
     SKIPPED = "skipped"

@@ -115,7 +115,9 @@ def parse_lock(text: str) -> dict[str, LockEntry]:
         try:
             req = Requirement(line)
         except InvalidRequirement as err:
-            raise SupplyChainError(f"lock line {number} is not a requirement: {line!r} ({err})")
+            raise SupplyChainError(
+                f"lock line {number} is not a requirement: {line!r} ({err})"
+            ) from err
         pins = [s.version for s in req.specifier if s.operator in ("==", "===")]
         pin = pins[0] if len(pins) == 1 and len(req.specifier) == 1 and not req.url else ""
         entries[canonicalize_name(req.name)] = LockEntry(req.name, pin, number, line)

@@ -117,14 +117,16 @@ def declared_expression(component: Component) -> str:
 
 def license_keys(expression: str) -> list[str]:
     """The license keys of ``expression`` (``GPL-2.0-only WITH X`` is one key), sorted."""
-    return sorted({_symbol_key(s) for s in _LICENSING.license_symbols(_parse(expression), decompose=False)})
+    return sorted(
+        {_symbol_key(s) for s in _LICENSING.license_symbols(_parse(expression), decompose=False)}
+    )
 
 
 def _parse(expression: str):
     try:
         return _LICENSING.parse(expression, simple=False)
     except ExpressionError as err:
-        raise SupplyChainError(f"license expression {expression!r} does not parse: {err}")
+        raise SupplyChainError(f"license expression {expression!r} does not parse: {err}") from err
 
 
 def _symbol_key(symbol) -> str:
@@ -254,13 +256,12 @@ def check_licenses(installed: list[Component], policy: LicensePolicy) -> list[Fi
                 else " (add a license_overrides entry with a reason to config/sbom-ignore.yaml)"
             )
             findings.append(
-                Finding(
-                    comp.name, "license-unknown", f"{comp.version}: license UNKNOWN{hint}"
-                )
+                Finding(comp.name, "license-unknown", f"{comp.version}: license UNKNOWN{hint}")
             )
         elif not expression_allowed(expression, allowed):
-            bad = [k for k in license_keys(expression) if k.lower() not in
-                   {a.lower() for a in allowed}]
+            bad = [
+                k for k in license_keys(expression) if k.lower() not in {a.lower() for a in allowed}
+            ]
             findings.append(
                 Finding(
                     comp.name,
@@ -276,14 +277,15 @@ def licenses_gate(installed: list[Component], policy: LicensePolicy) -> GateResu
     """The license gate as a :class:`GateResult`, noting overrides and exceptions used."""
     findings = check_licenses(installed, policy)
     keys = {c.key for c in installed}
-    notes = [
-        f"override {o.package}: {o.license} ({o.reason.strip()})"
-        for k, o in sorted(policy.overrides.items())
-        if k in keys
-    ]
-    notes += [
-        f"exception {e.package}: {', '.join(e.licenses)} ({e.reason.strip()})"
+    used = [o.package for k, o in sorted(policy.overrides.items()) if k in keys]
+    excepted = [
+        f"{e.package} ({', '.join(e.licenses)})"
         for k, e in sorted(policy.exceptions.items())
         if k in keys
     ]
+    notes = []
+    if used:
+        notes.append(f"license overrides applied ({len(used)}): {', '.join(used)}")
+    if excepted:
+        notes.append(f"package exceptions applied ({len(excepted)}): {', '.join(excepted)}")
     return GateResult.from_findings(GATE_LICENSES, findings, len(installed), notes=notes)

@@ -63,9 +63,21 @@ def build_cyclonedx(python: Path, pyproject: Path | None) -> dict:
     cyclonedx-py validates nothing here (``--no-validate``): :func:`validate_cyclonedx` runs
     once on the final file instead, which halves the time.
     """
-    argv = [sys.executable, "-m", "cyclonedx_py", "environment", str(python),
-            "--output-reproducible", "--no-validate", "--sv", CYCLONEDX_SPEC,
-            "--of", "JSON", "-o", "-"]
+    argv = [
+        sys.executable,
+        "-m",
+        "cyclonedx_py",
+        "environment",
+        str(python),
+        "--output-reproducible",
+        "--no-validate",
+        "--sv",
+        CYCLONEDX_SPEC,
+        "--of",
+        "JSON",
+        "-o",
+        "-",
+    ]
     if pyproject is not None:
         argv += ["--pyproject", str(pyproject)]
     log.info("CycloneDX: %s", " ".join(argv))
@@ -144,8 +156,9 @@ def cyclonedx_to_spdx(cdx: dict, policy: LicensePolicy | None = None):
         concluded, source = concluded_expression(comp, policy)
         ext = []
         if comp.purl:
-            ext.append(ExternalPackageRef(ExternalPackageRefCategory.PACKAGE_MANAGER, "purl",
-                                          comp.purl))
+            ext.append(
+                ExternalPackageRef(ExternalPackageRefCategory.PACKAGE_MANAGER, "purl", comp.purl)
+            )
         packages.append(
             Package(
                 spdx_id=spdx_id,
@@ -216,8 +229,9 @@ def cyclonedx_to_spdx(cdx: dict, policy: LicensePolicy | None = None):
         )
         for ref, origin in sorted(license_refs.items())
     ]
-    return Document(creation, packages=packages, relationships=relationships,
-                    extracted_licensing_info=extracted)
+    return Document(
+        creation, packages=packages, relationships=relationships, extracted_licensing_info=extracted
+    )
 
 
 def spdx_bytes(document) -> bytes:
