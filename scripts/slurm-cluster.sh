@@ -319,7 +319,7 @@ cmd_stop() {
     stop_daemon munged "$MUNGE_PID"
     rm -rf "$STATE_DIR/ctld" "$STATE_DIR/spool" "$STATE_DIR/run"
     local left="" d
-    for d in "${DAEMONS[@]}" slurmstepd; do
+    for d in "${DAEMONS[@]}" slurmstepd slurmscriptd; do
         [[ -n "$(daemon_pids "$d")" ]] && left+=" $d"
     done
     [[ -z "$left" ]] || die "still running after stop:$left"

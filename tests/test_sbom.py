@@ -7,6 +7,7 @@ Real tools throughout: cyclonedx-py on this venv, spdx-tools and cyclonedx-pytho
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -80,7 +81,7 @@ def test_both_sboms_written_and_valid(clean):
     assert any(p["name"] == "numpy" for p in spdx["packages"])
     # no wall-clock time anywhere: namespace is a content hash, created is SOURCE_DATE_EPOCH/epoch
     assert len(spdx["documentNamespace"].rsplit("-", 1)[1]) == 64
-    assert "timestamp" not in cdx["metadata"] or "SOURCE_DATE_EPOCH" in __import__("os").environ
+    assert "timestamp" not in cdx["metadata"] or "SOURCE_DATE_EPOCH" in os.environ
 
 
 def test_cyclonedx_validator_accepts_valid_and_rejects_broken(clean, tmp_path):
@@ -119,7 +120,7 @@ def test_clean_environment_passes_with_cve_skipped(clean):
 
 def test_cli_same_bytes_and_failing_gates_name_packages(clean, tmp_path, capsys):
     """Second run of the same env: identical SBOM bytes; broken lock/allowlist fail by name."""
-    root, first = clean
+    _, first = clean
     lines = [ln for ln in freeze().splitlines() if not ln.lower().startswith("pyyaml==")]
     lines = [("jsonlines==0.0.1" if ln.startswith("jsonlines==") else ln) for ln in lines]
     lock = tmp_path / "requirements.lock"
@@ -230,7 +231,8 @@ def test_repo_policy_files_load_and_need_reasons(tmp_path):
     assert not any("GPL" in key and "LGPL" not in key for key in policy.allowed)
     bad = tmp_path / "allow.yaml"
     bad.write_text(
-        "allowed: [{id: MIT, note: ok}]\npackage_exceptions: [{package: x, licenses: [GPL-3.0-only]}]\n"
+        "allowed: [{id: MIT, note: ok}]\n"
+        "package_exceptions: [{package: x, licenses: [GPL-3.0-only]}]\n"
     )
     with pytest.raises(SupplyChainError, match="reason"):
         load_policy(bad)
@@ -251,7 +253,8 @@ def test_pip_audit_report_parsing_with_ignores():
     report = {
         "dependencies": [
             {"name": "jinja2", "version": "3.1.2", "vulns": [
-                {"id": "GHSA-h5c8-rqwp-cp95", "fix_versions": ["3.1.3"], "aliases": ["CVE-2024-22195"]},
+                {"id": "GHSA-h5c8-rqwp-cp95", "fix_versions": ["3.1.3"],
+                 "aliases": ["CVE-2024-22195"]},
                 {"id": "PYSEC-1", "fix_versions": [], "aliases": []},
             ]},
             {"name": "local", "skip_reason": "not on PyPI"},

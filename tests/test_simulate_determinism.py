@@ -21,30 +21,62 @@ def digests(root: Path) -> dict[str, str]:
         for path in sorted(base.rglob("*")):
             if path.is_file():
                 out[str(path.relative_to(root.parent))] = hashlib.sha256(
-                    path.read_bytes()).hexdigest()
+                    path.read_bytes()
+                ).hexdigest()
     truth_csv = root.with_name(root.name + ".truth.csv")
     out[truth_csv.name] = hashlib.sha256(truth_csv.read_bytes()).hexdigest()
     return out
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "spectramind", *args], capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "spectramind", *args], capture_output=True, text=True, timeout=120
+    )
 
 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("ref") / "data"
-    result = cli("simulate", "--out", str(out), "--train", "2", "--test", "1", "--seed", "5",
-                 "--frames-scale", SCALE, "--second-visit-fraction", "0.5", "--workers", "1")
+    result = cli(
+        "simulate",
+        "--out",
+        str(out),
+        "--train",
+        "2",
+        "--test",
+        "1",
+        "--seed",
+        "5",
+        "--frames-scale",
+        SCALE,
+        "--second-visit-fraction",
+        "0.5",
+        "--workers",
+        "1",
+    )
     assert result.returncode == 0, result.stderr
     return out
 
 
 def test_same_seed_byte_identical_any_workers(reference: Path, tmp_path: Path) -> None:
     again = tmp_path / "data"
-    result = cli("simulate", "--out", str(again), "--train", "2", "--test", "1", "--seed", "5",
-                 "--frames-scale", SCALE, "--second-visit-fraction", "0.5", "--workers", "2")
+    result = cli(
+        "simulate",
+        "--out",
+        str(again),
+        "--train",
+        "2",
+        "--test",
+        "1",
+        "--seed",
+        "5",
+        "--frames-scale",
+        SCALE,
+        "--second-visit-fraction",
+        "0.5",
+        "--workers",
+        "2",
+    )
     assert result.returncode == 0, result.stderr
     ref, new = digests(reference), digests(again)
     assert len(ref) > 30
@@ -52,8 +84,10 @@ def test_same_seed_byte_identical_any_workers(reference: Path, tmp_path: Path) -
 
 
 def test_different_seed_differs(reference: Path, tmp_path: Path) -> None:
-    other = simulate_dataset(tmp_path / "data", SimulationConfig(
-        2, 1, seed=6, frames_scale=float(SCALE), second_visit_fraction=0.5))
+    other = simulate_dataset(
+        tmp_path / "data",
+        SimulationConfig(2, 1, seed=6, frames_scale=float(SCALE), second_visit_fraction=0.5),
+    )
     ref, new = digests(reference), digests(other)
     # nothing planet-specific is shared (the shared tables may be equal)
     assert not set(ref) & {k for k in new if "/train/" in k or "/test/" in k}
@@ -63,8 +97,10 @@ def test_different_seed_differs(reference: Path, tmp_path: Path) -> None:
 
 def test_planet_independent_of_dataset_size(reference: Path, tmp_path: Path) -> None:
     """Planet (train, 0) is the same bytes when simulated alone."""
-    alone = simulate_dataset(tmp_path / "data", SimulationConfig(
-        1, 0, seed=5, frames_scale=float(SCALE), second_visit_fraction=0.5))
+    alone = simulate_dataset(
+        tmp_path / "data",
+        SimulationConfig(1, 0, seed=5, frames_scale=float(SCALE), second_visit_fraction=0.5),
+    )
     (pid,) = [p.name for p in (alone / "train").iterdir()]
     ref = {k.split("/", 1)[1]: v for k, v in digests(reference).items() if pid in k}
     new = {k.split("/", 1)[1]: v for k, v in digests(alone).items() if pid in k}

@@ -35,8 +35,15 @@ def planet_dirs(data: Path, split: str) -> list[Path]:
 def test_top_level_files(tiny_dataset: Path) -> None:
     names = {p.name for p in tiny_dataset.iterdir()}
     assert names == {
-        "train", "test", "train.csv", "train_star_info.csv", "test_star_info.csv",
-        "wavelengths.csv", "axis_info.parquet", "adc_info.csv", "sample_submission.csv",
+        "train",
+        "test",
+        "train.csv",
+        "train_star_info.csv",
+        "test_star_info.csv",
+        "wavelengths.csv",
+        "axis_info.parquet",
+        "adc_info.csv",
+        "sample_submission.csv",
     }
     # truth lies beside the folder, never inside it
     assert truth_csv_path(tiny_dataset) == tiny_dataset.parent / "data.truth.csv"
@@ -62,20 +69,26 @@ def test_planet_folders_and_visits(tiny_dataset: Path) -> None:
             n_two_visits += n_visits == 2
             expected = set()
             for v in range(n_visits):
-                expected |= {f"AIRS-CH0_signal_{v}.parquet", f"FGS1_signal_{v}.parquet",
-                             f"AIRS-CH0_calibration_{v}", f"FGS1_calibration_{v}"}
+                expected |= {
+                    f"AIRS-CH0_signal_{v}.parquet",
+                    f"FGS1_signal_{v}.parquet",
+                    f"AIRS-CH0_calibration_{v}",
+                    f"FGS1_calibration_{v}",
+                }
             assert names == expected
             for v in range(n_visits):
                 for inst in ("AIRS-CH0", "FGS1"):
                     cal = {p.name for p in (pdir / f"{inst}_calibration_{v}").iterdir()}
-                    assert cal == {f"{m}.parquet" for m in ("dark", "dead", "flat",
-                                                             "linear_corr", "read")}
+                    assert cal == {
+                        f"{m}.parquet" for m in ("dark", "dead", "flat", "linear_corr", "read")
+                    }
     assert len(set(ids)) == len(ids)
     assert n_two_visits >= 1  # the fixture asks for 50% second visits
 
 
-@pytest.mark.parametrize(("inst", "pixels", "n_cds"), [("AIRS-CH0", 32 * 356, N_AIRS_CDS),
-                                                        ("FGS1", 32 * 32, N_FGS_CDS)])
+@pytest.mark.parametrize(
+    ("inst", "pixels", "n_cds"), [("AIRS-CH0", 32 * 356, N_AIRS_CDS), ("FGS1", 32 * 32, N_FGS_CDS)]
+)
 def test_signal_files(tiny_dataset: Path, inst: str, pixels: int, n_cds: int) -> None:
     for path in tiny_dataset.glob(f"*/*/{inst}_signal_*.parquet"):
         meta = pq.ParquetFile(path)
@@ -100,8 +113,12 @@ def test_calibration_files(tiny_dataset: Path, inst: str, cols: int) -> None:
 
 def test_axis_info_closed_forms(tiny_dataset: Path) -> None:
     table = pq.read_table(tiny_dataset / "axis_info.parquet")
-    assert table.column_names == ["AIRS-CH0-axis0-h", "AIRS-CH0-axis2-um",
-                                  "AIRS-CH0-integration_time", "FGS1-axis0-h"]
+    assert table.column_names == [
+        "AIRS-CH0-axis0-h",
+        "AIRS-CH0-axis2-um",
+        "AIRS-CH0-integration_time",
+        "FGS1-axis0-h",
+    ]
     assert all(pa.types.is_float64(f.type) for f in table.schema)
     assert table.num_rows == 2 * N_FGS_CDS  # padded to the FGS length
     col = {n: table.column(n).to_numpy() for n in table.column_names}
@@ -179,8 +196,9 @@ def test_labels_star_info_and_submission(tiny_dataset: Path) -> None:
         assert np.all(values[:, 6] > 3)  # sma in stellar radii
 
     header, rows = read_csv(tiny_dataset / "sample_submission.csv")
-    assert header == (["planet_id"] + [f"wl_{j}" for j in range(1, 284)]
-                      + [f"sigma_{j}" for j in range(1, 284)])
+    assert header == (
+        ["planet_id"] + [f"wl_{j}" for j in range(1, 284)] + [f"sigma_{j}" for j in range(1, 284)]
+    )
     assert len(header) == 567
     assert sorted(int(r[0]) for r in rows) == test_ids
     assert np.array([r[1:] for r in rows], dtype=float).min() >= 0

@@ -72,7 +72,7 @@ def test_count_levels_and_maps(tiny_dataset: Path) -> None:
     negative_dark_in_test = False
     for split, pid, v in all_visits(tiny_dataset):
         visit = load_visit(tiny_dataset, split, pid, v)
-        cds, bad = calibrated_cds(visit.airs)
+        cds, _ = calibrated_cds(visit.airs)
         flat = visit.airs.calibration.flat
         raw_cds = cds * flat  # electrons on the detector
         total = np.median(raw_cds[:, :, 39:321].sum(axis=(1, 2)))
@@ -151,8 +151,12 @@ def test_white_light_curve_shows_injected_depth(tiny_dataset: Path) -> None:
         st = pt.star
         b = st.sma * np.cos(np.radians(st.i))
         k = np.sqrt(pt.labels[1:].mean())
-        t14 = st.P * 24 / np.pi * np.arcsin(np.sqrt((1 + k) ** 2 - b**2)
-                                            / (st.sma * np.sin(np.radians(st.i))))
+        t14 = (
+            st.P
+            * 24
+            / np.pi
+            * np.arcsin(np.sqrt((1 + k) ** 2 - b**2) / (st.sma * np.sin(np.radians(st.i))))
+        )
         t0 = pt.visits[v].t0_h
         assert t0 - t14 / 2 > t[0] and t0 + t14 / 2 < t[-1]  # baseline both sides
         in_transit = truth.airs_transit.mean(axis=1) < 1

@@ -216,14 +216,23 @@ def fill_bad(
     fill = cfg.params("mask").fill
     row_filled = mask.fill_masked(binned.cube, bad, fill)
     # Rare (saturated or hit in every frame of a bin): fill those bins one by one.
+    lost = np.zeros(binned.cube.shape[0], dtype=bool)
     for b in np.nonzero(binned.empty.any(axis=(1, 2)))[0]:
         combined = bad | binned.empty[b]
         if np.all(combined[aperture]):
-            raise DataFormatError(
-                f"{where}: time bin {b} has no usable pixel in the extraction aperture "
-                f"(all saturated, hit or masked)"
-            )
+            lost[b] = True  # nothing usable in this bin: filled in time below
+            continue
         row_filled |= mask.fill_masked(binned.cube[b : b + 1], combined, fill)
+    if lost.all():
+        raise DataFormatError(
+            f"{where}: expected usable frames, found every time bin saturated, hit or masked"
+        )
+    if lost.any():
+        log.warning(
+            "%s: %d time bins without usable frames, interpolated in time", where, int(lost.sum())
+        )
+        flat_cube = binned.cube.reshape(1, binned.cube.shape[0], -1)
+        mask.fill_masked(np.moveaxis(flat_cube, 2, 0), lost[None, :], "interpolate")
     return row_filled
 
 

@@ -23,25 +23,59 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "beside the folder, never inside it. Same arguments give byte-identical files."
         ),
     )
-    parser.add_argument("--out", type=Path, required=True, metavar="DATA_DIR",
-                        help="dataset folder to create")
-    parser.add_argument("--train", type=int, default=DEFAULT_TRAIN, metavar="N",
-                        help=f"train planets (default {DEFAULT_TRAIN})")
-    parser.add_argument("--test", type=int, default=DEFAULT_TEST, metavar="M",
-                        help=f"test planets (default {DEFAULT_TEST})")
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, metavar="S",
-                        help=f"root seed (default {DEFAULT_SEED})")
+    parser.add_argument(
+        "--out", type=Path, required=True, metavar="DATA_DIR", help="dataset folder to create"
+    )
+    parser.add_argument(
+        "--train",
+        type=int,
+        default=DEFAULT_TRAIN,
+        metavar="N",
+        help=f"train planets (default {DEFAULT_TRAIN})",
+    )
+    parser.add_argument(
+        "--test",
+        type=int,
+        default=DEFAULT_TEST,
+        metavar="M",
+        help=f"test planets (default {DEFAULT_TEST})",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=DEFAULT_SEED,
+        metavar="S",
+        help=f"root seed (default {DEFAULT_SEED})",
+    )
     size = parser.add_mutually_exclusive_group()
-    size.add_argument("--frames-scale", type=float, default=DEFAULT_FRAMES_SCALE, metavar="F",
-                      help="fraction of the real 11250 AIRS / 135000 FGS frames, at the real "
-                           f"cadence (default {DEFAULT_FRAMES_SCALE})")
+    size.add_argument(
+        "--frames-scale",
+        type=float,
+        default=DEFAULT_FRAMES_SCALE,
+        metavar="F",
+        help="fraction of the real 11250 AIRS / 135000 FGS frames, at the real "
+        f"cadence (default {DEFAULT_FRAMES_SCALE})",
+    )
     size.add_argument("--full-size", action="store_true", help="write the real frame counts")
-    parser.add_argument("--second-visit-fraction", type=float, default=0.1, metavar="X",
-                        help="probability that a planet has a second visit (default 0.1)")
-    parser.add_argument("--workers", type=int, default=1, metavar="W",
-                        help="worker processes over planets; does not change the output")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="replace an existing DATA_DIR (and its truth files)")
+    parser.add_argument(
+        "--second-visit-fraction",
+        type=float,
+        default=0.1,
+        metavar="X",
+        help="probability that a planet has a second visit (default 0.1)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="W",
+        help="worker processes over planets; does not change the output",
+    )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing DATA_DIR (and its truth files)",
+    )
     parser.set_defaults(func=run)
 
 

@@ -168,7 +168,8 @@ def read_signal(
             all pixels. Columns are selected positionally (names are undocumented).
 
     Returns:
-        ``(frames, rows, cols)`` uint16 when reading all pixels, else ``(frames, len(pixel_index))``.
+        ``(frames, rows, cols)`` uint16 when reading all pixels, else
+        ``(frames, len(pixel_index))``.
     """
     path = Path(path)
     pfile = _open_parquet(path)
@@ -194,7 +195,8 @@ def read_signal(
     for field in pfile.schema_arrow:
         if not pa.types.is_uint16(field.type):
             raise DataFormatError(
-                f"{path}: expected uint16 pixel columns, found {field.type} in column {field.name!r}"
+                f"{path}: expected uint16 pixel columns, found {field.type} "
+                f"in column {field.name!r}"
             )
     out = np.empty((n_frames, columns.size), dtype=np.uint16)
     # Row group by row group, in column blocks of at most _READ_BLOCK_BYTES of Arrow data, each
@@ -233,7 +235,8 @@ def _read_map(path: Path, instrument: InstrumentLayout, name: str) -> np.ndarray
     found_shape = (table.num_rows, table.num_columns)
     if found_shape != expected_shape:
         raise DataFormatError(
-            f"{path}: expected shape {expected_shape} for {instrument.name} {name}, found {found_shape}"
+            f"{path}: expected shape {expected_shape} for {instrument.name} {name}, "
+            f"found {found_shape}"
         )
     expected_dtype = layout.CALIBRATION_DTYPES[name]
     is_expected = pa.types.is_boolean if expected_dtype == np.bool_ else pa.types.is_floating
@@ -312,7 +315,9 @@ def load_visit(
 # --- metadata tables ----------------------------------------------------------------------
 
 
-def _read_csv_rows(path: Path, expected_header: Sequence[str] | None = None) -> tuple[list[str], list[list[str]]]:
+def _read_csv_rows(
+    path: Path, expected_header: Sequence[str] | None = None
+) -> tuple[list[str], list[list[str]]]:
     if not path.is_file():
         raise DataFormatError(f"{path}: file not found")
     with path.open(newline="") as handle:
@@ -327,7 +332,8 @@ def _read_csv_rows(path: Path, expected_header: Sequence[str] | None = None) -> 
         extra = [c for c in header if c not in expected_header]
         raise DataFormatError(
             f"{path}: expected columns {list(expected_header)[:4]}... "
-            f"({len(expected_header)}), found {len(header)} (missing {missing[:5]}, extra {extra[:5]})"
+            f"({len(expected_header)}), found {len(header)} "
+            f"(missing {missing[:5]}, extra {extra[:5]})"
         )
     return header, rows
 
@@ -384,7 +390,9 @@ def read_axis_info(data_dir: Path | str) -> AxisInfo:
     return axis
 
 
-def _read_numeric_table(path: Path, expected_header: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+def _read_numeric_table(
+    path: Path, expected_header: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray]:
     """(planet_ids int64 (n,), values float64 (n, len(header) - 1)) of a planet_id-keyed csv."""
     _, rows = _read_csv_rows(path, expected_header)
     ids = np.empty(len(rows), dtype=np.int64)
@@ -416,7 +424,10 @@ def read_star_info(data_dir: Path | str, split: str) -> dict[int, dict[str, floa
     path = Path(data_dir) / layout.STAR_INFO_CSV[split]
     ids, values = _read_numeric_table(path, layout.STAR_INFO_COLUMNS)
     names = layout.STAR_INFO_COLUMNS[1:]
-    return {int(pid): dict(zip(names, map(float, row), strict=True)) for pid, row in zip(ids, values, strict=True)}
+    return {
+        int(pid): dict(zip(names, map(float, row), strict=True))
+        for pid, row in zip(ids, values, strict=True)
+    }
 
 
 def read_wavelengths(data_dir: Path | str) -> np.ndarray:

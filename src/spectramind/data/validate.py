@@ -11,15 +11,17 @@ from spectramind.errors import DataFormatError
 log = logging.getLogger(__name__)
 
 
-def check_frame_counts(visit: reader.PlanetVisit, axis: reader.AxisInfo,
-                       data_dir: Path) -> None:
+def check_frame_counts(visit: reader.PlanetVisit, axis: reader.AxisInfo, data_dir: Path) -> None:
     """Each signal must have as many frames as its time axis in ``axis_info.parquet``."""
-    for inst_visit, n_axis in ((visit.airs, axis.airs_time_h.size),
-                               (visit.fgs, axis.fgs_time_h.size)):
+    for inst_visit, n_axis in (
+        (visit.airs, axis.airs_time_h.size),
+        (visit.fgs, axis.fgs_time_h.size),
+    ):
         if inst_visit is None:
             continue
-        path = layout.signal_path(data_dir, visit.split, visit.planet_id, inst_visit.instrument,
-                                  visit.visit)
+        path = layout.signal_path(
+            data_dir, visit.split, visit.planet_id, inst_visit.instrument, visit.visit
+        )
         if inst_visit.signal.shape[0] != n_axis:
             raise DataFormatError(
                 f"{path}: expected {n_axis} frames (as in {layout.AXIS_INFO_PARQUET}), "
@@ -46,8 +48,10 @@ def validate_dataset(
     axis = reader.read_axis_info(data_dir)
     wavelengths = reader.read_wavelengths(data_dir)
     if wavelengths.size != layout.N_WAVELENGTHS:
-        raise DataFormatError(f"{data_dir / layout.WAVELENGTHS_CSV}: expected "
-                              f"{layout.N_WAVELENGTHS} wavelengths, found {wavelengths.size}")
+        raise DataFormatError(
+            f"{data_dir / layout.WAVELENGTHS_CSV}: expected "
+            f"{layout.N_WAVELENGTHS} wavelengths, found {wavelengths.size}"
+        )
     splits = [split] if split else [s for s in layout.SPLITS if (data_dir / s).is_dir()]
     if not splits:
         raise DataFormatError(f"{data_dir}: expected train/ or test/ folders, found neither")
@@ -57,14 +61,18 @@ def validate_dataset(
         star = reader.read_star_info(data_dir, s)
         missing = sorted(set(planets) - set(star))
         if missing:
-            raise DataFormatError(f"{data_dir / layout.STAR_INFO_CSV[s]}: expected a row for "
-                                  f"every {s} planet, found none for {missing[:5]}")
+            raise DataFormatError(
+                f"{data_dir / layout.STAR_INFO_CSV[s]}: expected a row for "
+                f"every {s} planet, found none for {missing[:5]}"
+            )
         if s == "train":
             ids, _ = reader.read_labels(data_dir)
             unlabeled = sorted(set(planets) - set(ids.tolist()))
             if unlabeled:
-                raise DataFormatError(f"{data_dir / layout.LABELS_CSV}: expected labels for "
-                                      f"every train planet, found none for {unlabeled[:5]}")
+                raise DataFormatError(
+                    f"{data_dir / layout.LABELS_CSV}: expected labels for "
+                    f"every train planet, found none for {unlabeled[:5]}"
+                )
         if s == "test":
             sample = set(reader.read_sample_submission_ids(data_dir))
             if sample != set(planets):
@@ -83,7 +91,8 @@ def validate_dataset(
                 check_frame_counts(reader.load_visit(data_dir, s, pid, v), axis, data_dir)
                 n_visits += 1
             n_planets += 1
-            log.info("%s planet %d ok (%d/%d)", s, pid, n_planets,
-                     sum(len(p) for p in selected.values()))
+            log.info(
+                "%s planet %d ok (%d/%d)", s, pid, n_planets, sum(len(p) for p in selected.values())
+            )
     log.info("%s: %d planet(s), %d visit(s) valid", data_dir, n_planets, n_visits)
     return {"planets": n_planets, "visits": n_visits}

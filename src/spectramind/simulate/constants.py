@@ -18,7 +18,7 @@ SECONDS_PER_HOUR = 3600.0
 FULL_OBSERVATION_H = 7.5  # length of one visit [h]
 MID_TRANSIT_RANGE_H = (2.5, 5.0)  # mid-transit time into the full-size window [h]
 BASELINE_MARGIN_H = 0.75  # minimum out-of-transit baseline on each side, full size [h]
-DURATION_RANGE_H = (2.5, 4.5)  # accepted T14 at full size [h]
+DURATION_RANGE_H = (2.0, 5.0)  # accepted T14 at full size [h]; <= 6 keeps the baselines
 FGS_CDS_PER_AIRS_CDS = 12  # 4.8 s AIRS cadence / 0.4 s FGS cadence
 
 # --- count levels -------------------------------------------------------------------------

@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 # not depend on anything but the arguments.
 AIRS_BLOCK_CDS = 256  # 512 frames x 11392 px: ~47 MB of float64 per working array
 FGS_BLOCK_CDS = 2048  # 4096 frames x 1024 px: ~34 MB
+GROUP_FRAMES = {"AIRS-CH0": 2048, "FGS1": 16384}  # parquet row group: ~47 MB / ~34 MB uint16
 # Values written to sample_submission.csv: the train-label mean and std of FORMAT.md section 4.
 SAMPLE_MU = 0.014689
 SAMPLE_SIGMA = 0.0106613
@@ -103,25 +104,44 @@ def write_table_parquet(path: Path, columns: dict[str, np.ndarray]) -> None:
 
 def write_matrix_parquet(path: Path, matrix: np.ndarray) -> None:
     """A 2-D array as parquet with one string-named column per matrix column."""
-    write_table_parquet(path, {str(j): np.ascontiguousarray(matrix[:, j])
-                               for j in range(matrix.shape[1])})
+    write_table_parquet(
+        path, {str(j): np.ascontiguousarray(matrix[:, j]) for j in range(matrix.shape[1])}
+    )
 
 
-def write_signal_parquet(path: Path, instrument: InstrumentLayout,
-                         blocks: Iterable[np.ndarray]) -> int:
-    """Stream raw frame blocks ((frames, pixels) uint16) into one row group each; frames written."""
+def write_signal_parquet(
+    path: Path, instrument: InstrumentLayout, blocks: Iterable[np.ndarray], group_frames: int
+) -> int:
+    """Stream raw frame blocks ((frames, pixels) uint16) into row groups of ``group_frames``.
+
+    Returns the number of frames written. Large row groups keep the per-column-chunk overhead
+    of readers low (11392 columns per row group for AIRS).
+    """
     names = [str(j) for j in range(instrument.pixels_per_frame)]
     schema = pa.schema([pa.field(name, pa.uint16(), nullable=False) for name in names])
     n_frames = 0
+
+    def flush(writer: pq.ParquetWriter, pending: list[np.ndarray]) -> None:
+        by_column = np.ascontiguousarray(np.concatenate(pending).T)  # (pixels, frames)
+        arrays = [pa.array(by_column[j]) for j in range(by_column.shape[0])]
+        writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
+
     with atomic_path(path, ".parquet") as tmp:
         # No dictionary (noisy counts) and no statistics: faster, and a smaller footer.
-        with pq.ParquetWriter(tmp, schema, compression="snappy", use_dictionary=False,
-                              write_statistics=False) as writer:
+        with pq.ParquetWriter(
+            tmp, schema, compression="snappy", use_dictionary=False, write_statistics=False
+        ) as writer:
+            pending: list[np.ndarray] = []
+            n_pending = 0
             for block in blocks:
-                by_column = np.ascontiguousarray(block.T)
-                arrays = [pa.array(by_column[j]) for j in range(by_column.shape[0])]
-                writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
+                pending.append(block)
+                n_pending += block.shape[0]
                 n_frames += block.shape[0]
+                if n_pending >= group_frames:
+                    flush(writer, pending)
+                    pending, n_pending = [], 0
+            if pending:
+                flush(writer, pending)
     return n_frames
 
 
@@ -141,36 +161,60 @@ class PlanetTask:
 
 def simulate_planet(task: PlanetTask) -> PlanetTruth:
     """Draw one planet and write all its files; returns its truth."""
-    truth = planet.draw_planet(task.seed, task.split, task.index, task.n_airs_cds,
-                               task.second_visit_fraction)
+    truth = planet.draw_planet(
+        task.seed, task.split, task.index, task.n_airs_cds, task.second_visit_fraction
+    )
     adc = layout.ADC_DEFAULT
     for v in range(len(truth.visits)):
         curves = planet.visit_light_curves(truth, v)
         vt = truth.visits[v]
         for k, inst in enumerate((AIRS, FGS)):
-            maps_rng = planet.planet_rng(task.seed, task.split, task.index,
-                                         planet.PURPOSE_MAPS + 2 * v + k)
+            maps_rng = planet.planet_rng(
+                task.seed, task.split, task.index, planet.PURPOSE_MAPS + 2 * v + k
+            )
             maps = detector.draw_maps(maps_rng, inst, negative_darks=task.split == "test")
             _write_calibration(task.data_dir, truth, inst, v, maps)
-            noise = planet.planet_rng(task.seed, task.split, task.index,
-                                      planet.PURPOSE_NOISE + 2 * v + k)
+            noise = planet.planet_rng(
+                task.seed, task.split, task.index, planet.PURPOSE_NOISE + 2 * v + k
+            )
             if inst is AIRS:
                 blocks = detector.airs_frame_blocks(
-                    noise, maps, curves.airs_flux, curves.airs_jitter_px, truth.airs_trace_row,
-                    truth.airs_trace_sigma, vt.airs_background, adc["offset"], adc["gain"],
-                    AIRS_BLOCK_CDS)
+                    noise,
+                    maps,
+                    curves.airs_flux,
+                    curves.airs_jitter_px,
+                    truth.airs_trace_row,
+                    truth.airs_trace_sigma,
+                    vt.airs_background,
+                    adc["offset"],
+                    adc["gain"],
+                    AIRS_BLOCK_CDS,
+                )
             else:
                 blocks = detector.fgs_frame_blocks(
-                    noise, maps, curves.fgs_flux, curves.fgs_jitter_px, truth.fgs_psf_sigma,
-                    vt.fgs_background, adc["offset"], adc["gain"], FGS_BLOCK_CDS)
+                    noise,
+                    maps,
+                    curves.fgs_flux,
+                    curves.fgs_jitter_px,
+                    truth.fgs_psf_sigma,
+                    vt.fgs_background,
+                    adc["offset"],
+                    adc["gain"],
+                    FGS_BLOCK_CDS,
+                )
             path = layout.signal_path(task.data_dir, task.split, truth.planet_id, inst, v)
-            write_signal_parquet(path, inst, blocks)
+            write_signal_parquet(path, inst, blocks, GROUP_FRAMES[inst.name])
     planet.save_truth(task.truth_dir / task.split / f"{truth.planet_id}.npz", truth)
     return truth
 
 
-def _write_calibration(data_dir: Path, truth: PlanetTruth, inst: InstrumentLayout, visit: int,
-                       maps: detector.DetectorMaps) -> None:
+def _write_calibration(
+    data_dir: Path,
+    truth: PlanetTruth,
+    inst: InstrumentLayout,
+    visit: int,
+    maps: detector.DetectorMaps,
+) -> None:
     values = {
         "dark": maps.dark,
         "dead": maps.dead,
@@ -224,29 +268,46 @@ def _fmt(value: object) -> str:
     return str(value)
 
 
-def write_tables(data_dir: Path, truths: list[PlanetTruth], n_airs_cds: int,
-                 truth_csv: Path) -> None:
+def write_tables(
+    data_dir: Path, truths: list[PlanetTruth], n_airs_cds: int, truth_csv: Path
+) -> None:
     """Write every shared table of the dataset, and the test spectra to ``truth_csv``."""
-    by_split = {s: sorted((t for t in truths if t.split == s), key=lambda t: t.planet_id)
-                for s in layout.SPLITS}
+    by_split = {
+        s: sorted((t for t in truths if t.split == s), key=lambda t: t.planet_id)
+        for s in layout.SPLITS
+    }
     write_table_parquet(data_dir / layout.AXIS_INFO_PARQUET, axis_info_columns(n_airs_cds))
     adc = layout.ADC_DEFAULT
-    _write_csv(data_dir / layout.ADC_INFO_CSV, layout.ADC_INFO_COLUMNS,
-               [[adc["offset"], adc["gain"], adc["offset"], adc["gain"]]])
+    _write_csv(
+        data_dir / layout.ADC_INFO_CSV,
+        layout.ADC_INFO_COLUMNS,
+        [[adc["offset"], adc["gain"], adc["offset"], adc["gain"]]],
+    )
     wl = layout.target_wavelengths_um()
     # The real file carries 6 decimals (wl_2 = 1.951761).
-    _write_csv(data_dir / layout.WAVELENGTHS_CSV, layout.WL_COLUMNS,
-               [[f"{v:.6f}" for v in wl]])
-    _write_csv(data_dir / layout.LABELS_CSV, ("planet_id", *layout.WL_COLUMNS),
-               ([t.planet_id, *t.labels] for t in by_split["train"]))
+    _write_csv(data_dir / layout.WAVELENGTHS_CSV, layout.WL_COLUMNS, [[f"{v:.6f}" for v in wl]])
+    _write_csv(
+        data_dir / layout.LABELS_CSV,
+        ("planet_id", *layout.WL_COLUMNS),
+        ([t.planet_id, *t.labels] for t in by_split["train"]),
+    )
     for split in layout.SPLITS:
-        _write_csv(data_dir / layout.STAR_INFO_CSV[split], layout.STAR_INFO_COLUMNS,
-                   ([t.planet_id, *t.star.as_row()] for t in by_split[split]))
+        _write_csv(
+            data_dir / layout.STAR_INFO_CSV[split],
+            layout.STAR_INFO_COLUMNS,
+            ([t.planet_id, *t.star.as_row()] for t in by_split[split]),
+        )
     sample = [SAMPLE_MU] * layout.N_WAVELENGTHS + [SAMPLE_SIGMA] * layout.N_WAVELENGTHS
-    _write_csv(data_dir / layout.SAMPLE_SUBMISSION_CSV, layout.SUBMISSION_COLUMNS,
-               ([t.planet_id, *sample] for t in by_split["test"]))
-    _write_csv(truth_csv, ("planet_id", *layout.WL_COLUMNS),
-               ([t.planet_id, *t.labels] for t in by_split["test"]))
+    _write_csv(
+        data_dir / layout.SAMPLE_SUBMISSION_CSV,
+        layout.SUBMISSION_COLUMNS,
+        ([t.planet_id, *sample] for t in by_split["test"]),
+    )
+    _write_csv(
+        truth_csv,
+        ("planet_id", *layout.WL_COLUMNS),
+        ([t.planet_id, *t.labels] for t in by_split["test"]),
+    )
 
 
 # --- the whole dataset ---------------------------------------------------------------------------
@@ -255,8 +316,15 @@ def write_tables(data_dir: Path, truths: list[PlanetTruth], n_airs_cds: int,
 def _tasks(config: SimulationConfig, data_dir: Path, truth_dir: Path) -> Iterator[PlanetTask]:
     for split, count in (("train", config.n_train), ("test", config.n_test)):
         for index in range(count):
-            yield PlanetTask(split, index, config.seed, config.n_airs_cds,
-                             config.second_visit_fraction, data_dir, truth_dir)
+            yield PlanetTask(
+                split,
+                index,
+                config.seed,
+                config.n_airs_cds,
+                config.second_visit_fraction,
+                data_dir,
+                truth_dir,
+            )
 
 
 def simulate_dataset(out: Path | str, config: SimulationConfig, overwrite: bool = False) -> Path:
@@ -272,8 +340,10 @@ def simulate_dataset(out: Path | str, config: SimulationConfig, overwrite: bool 
     targets = (out, truth_dir, truth_csv)
     existing = [p for p in targets if p.exists()]
     if existing and not overwrite:
-        raise ConfigError(f"{existing[0]}: expected a new output path, found an existing one "
-                          "(pass --overwrite to replace it)")
+        raise ConfigError(
+            f"{existing[0]}: expected a new output path, found an existing one "
+            "(pass --overwrite to replace it)"
+        )
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp_out = out.with_name(f".{out.name}.partial")
     tmp_truth = out.with_name(f".{out.name}.truth.partial")
@@ -284,9 +354,14 @@ def simulate_dataset(out: Path | str, config: SimulationConfig, overwrite: bool 
     tmp_out.mkdir()
     tmp_truth.mkdir()
     tasks = list(_tasks(config, tmp_out, tmp_truth))
-    log.info("simulating %d train + %d test planets, %d AIRS / %d FGS frames per visit, "
-             "%d worker(s)", config.n_train, config.n_test, 2 * config.n_airs_cds,
-             2 * config.n_airs_cds * c.FGS_CDS_PER_AIRS_CDS, config.workers)
+    log.info(
+        "simulating %d train + %d test planets, %d AIRS / %d FGS frames per visit, %d worker(s)",
+        config.n_train,
+        config.n_test,
+        2 * config.n_airs_cds,
+        2 * config.n_airs_cds * c.FGS_CDS_PER_AIRS_CDS,
+        config.workers,
+    )
     started = time.perf_counter()
     try:
         truths = list(_run(tasks, config.workers, started))
@@ -310,8 +385,15 @@ def simulate_dataset(out: Path | str, config: SimulationConfig, overwrite: bool 
 
 def _run(tasks: list[PlanetTask], workers: int, started: float) -> Iterator[PlanetTruth]:
     def progress(i: int, truth: PlanetTruth) -> None:
-        log.info("planet %d/%d done (%s %d, %d visit(s)) after %.1f s", i + 1, len(tasks),
-                 truth.split, truth.planet_id, len(truth.visits), time.perf_counter() - started)
+        log.info(
+            "planet %d/%d done (%s %d, %d visit(s)) after %.1f s",
+            i + 1,
+            len(tasks),
+            truth.split,
+            truth.planet_id,
+            len(truth.visits),
+            time.perf_counter() - started,
+        )
 
     if workers == 1 or len(tasks) == 1:
         for i, task in enumerate(tasks):

@@ -53,8 +53,9 @@ class DetectorMaps:
         return _INVERSE_SERIES[:, None, None] * powers
 
 
-def draw_maps(rng: np.random.Generator, instrument: InstrumentLayout,
-              negative_darks: bool) -> DetectorMaps:
+def draw_maps(
+    rng: np.random.Generator, instrument: InstrumentLayout, negative_darks: bool
+) -> DetectorMaps:
     """Draw calibration maps: ~1.7% hot pixels, ~1.1% dead, flat 0.57..1.2, read ~10 e-."""
     shape = (instrument.rows, instrument.cols)
     n = instrument.pixels_per_frame
@@ -67,8 +68,7 @@ def draw_maps(rng: np.random.Generator, instrument: InstrumentLayout,
         dark[neg] = -rng.uniform(0.5, 3.0, int(neg.sum()))
     dead = rng.uniform(size=shape) < c.DEAD_PIXEL_FRACTION
     # Flat: smooth large-scale gradient + pixel-to-pixel scatter + a few strong outliers.
-    yy, xx = np.meshgrid(np.linspace(-1, 1, shape[0]), np.linspace(-1, 1, shape[1]),
-                         indexing="ij")
+    yy, xx = np.meshgrid(np.linspace(-1, 1, shape[0]), np.linspace(-1, 1, shape[1]), indexing="ij")
     flat = 1.0 + 0.03 * rng.normal() * xx + 0.03 * rng.normal() * yy + rng.normal(0, 0.03, shape)
     flat = np.clip(flat, 0.8, 1.1)
     n_out = max(2, int(0.003 * n))
@@ -105,8 +105,9 @@ def adc_ceiling(offset: float, gain: float) -> float:
     return 65535.0 / gain + offset
 
 
-def airs_row_profile(trace_row: np.ndarray, trace_sigma: np.ndarray,
-                     shift_px: np.ndarray) -> np.ndarray:
+def airs_row_profile(
+    trace_row: np.ndarray, trace_sigma: np.ndarray, shift_px: np.ndarray
+) -> np.ndarray:
     """Fraction of each column's flux falling in each row: pixel-integrated Gaussian.
 
     Args:
@@ -211,8 +212,9 @@ def airs_frame_blocks(
     for block in _blocks(flux.shape[0], block_cds):
         profile = airs_row_profile(trace_row, trace_sigma, jitter_px[block, 1])
         electrons = flux[block, None, :] * profile
-        yield raw_frames(rng, AIRS, maps, electrons, background_e_s, offset, gain,
-                         c.AIRS_COSMIC_RATE)
+        yield raw_frames(
+            rng, AIRS, maps, electrons, background_e_s, offset, gain, c.AIRS_COSMIC_RATE
+        )
 
 
 def fgs_frame_blocks(
@@ -230,5 +232,4 @@ def fgs_frame_blocks(
     fgs = layout.FGS
     for block in _blocks(flux.shape[0], block_cds):
         electrons = flux[block, None, None] * fgs_psf(psf_sigma, jitter_px[block], fgs.rows)
-        yield raw_frames(rng, fgs, maps, electrons, background_e_s, offset, gain,
-                         c.FGS_COSMIC_RATE)
+        yield raw_frames(rng, fgs, maps, electrons, background_e_s, offset, gain, c.FGS_COSMIC_RATE)

@@ -151,14 +151,15 @@ def draw_planet(
     n_fgs_cds = n_airs_cds * c.FGS_CDS_PER_AIRS_CDS
 
     ts = float(np.clip(rng.normal(5839.0, 512.0), 4200.0, 7200.0))
-    rs = float(np.clip(rng.normal(1.25, 0.35), 0.6, 2.3))
-    ms = float(np.clip(rng.normal(1.09, 0.21), 0.6, 1.8))
     mp = float(np.exp(rng.normal(0.0, 0.8)))
     continuum = float(np.clip(np.exp(rng.normal(np.log(0.012), 0.55)), 0.006, 0.046))
     rp_rs = np.sqrt(continuum)
 
-    # Orbit: Kepler period and a/R*; resample until T14 is in the accepted range.
-    for _ in range(1000):
+    # Star and orbit: Kepler a/R*; resample until T14 is in the accepted range (a dense star
+    # with a short period transits too briefly to resemble the real set).
+    for _ in range(10000):
+        rs = float(np.clip(rng.normal(1.25, 0.35), 0.6, 2.3))
+        ms = float(np.clip(rng.normal(1.09, 0.21), 0.6, 1.8))
         period = float(np.clip(rng.normal(5.19, 1.41), 2.0, 10.0))
         sma = _round(physics.a_over_rs(period, ms, rs))
         impact = rng.uniform(0.0, 0.8)
@@ -166,12 +167,18 @@ def draw_planet(
         duration = physics.total_duration_h(period, sma, inc, rp_rs)
         if c.DURATION_RANGE_H[0] <= duration <= c.DURATION_RANGE_H[1]:
             break
-    else:  # pragma: no cover - the accepted range holds most draws
+    else:  # pragma: no cover - about half of the draws are accepted
         raise RuntimeError(f"planet {split}/{index}: no orbit with T14 in {c.DURATION_RANGE_H}")
 
     star = StarInfo(
-        Rs=_round(rs), Ms=_round(ms), Ts=_round(ts), Mp=_round(mp), e=0.0,
-        P=_round(period * scale), sma=sma, i=inc,
+        Rs=_round(rs),
+        Ms=_round(ms),
+        Ts=_round(ts),
+        Mp=_round(mp),
+        e=0.0,
+        P=_round(period * scale),
+        sma=sma,
+        i=inc,
     )
 
     bands = {
@@ -181,13 +188,17 @@ def draw_planet(
     rayleigh = float(rng.uniform(0.0, 3e-4))
     wl_airs = layout.airs_column_wavelengths_um()
     depth_airs = physics.transit_spectrum(wl_airs, continuum, rayleigh, bands)
-    depth_fgs = float(physics.transit_spectrum(np.array([layout.FGS_WAVELENGTH_UM]), continuum,
-                                               rayleigh, bands)[0])
+    depth_fgs = float(
+        physics.transit_spectrum(np.array([layout.FGS_WAVELENGTH_UM]), continuum, rayleigh, bands)[
+            0
+        ]
+    )
     u1_ref, u2_ref = rng.uniform(0.45, 0.75), rng.uniform(0.15, 0.35)
     slope1, slope2 = rng.uniform(0.6, 1.0), rng.uniform(0.2, 0.6)
     ld_airs = physics.limb_darkening(wl_airs, u1_ref, u2_ref, slope1, slope2)
-    ld_fgs = physics.limb_darkening(np.array([layout.FGS_WAVELENGTH_UM]), u1_ref, u2_ref,
-                                    slope1, slope2)[0]
+    ld_fgs = physics.limb_darkening(
+        np.array([layout.FGS_WAVELENGTH_UM]), u1_ref, u2_ref, slope1, slope2
+    )[0]
 
     # Stellar flux per column: photon Planck x throughput x column width, normalised to the
     # real count level over the cropped columns.
@@ -206,16 +217,27 @@ def draw_planet(
 
     n_visits = 2 if rng.uniform() < second_visit_fraction else 1
     visits = tuple(
-        _draw_visit(planet_rng(seed, split, index, PURPOSE_VISIT + v), scale, n_fgs_cds,
-                    duration)
+        _draw_visit(planet_rng(seed, split, index, PURPOSE_VISIT + v), scale, n_fgs_cds, duration)
         for v in range(n_visits)
     )
     return PlanetTruth(
-        planet_id=planet_id(seed, split, index), split=split, index=index, seed=seed,
-        n_airs_cds=n_airs_cds, n_fgs_cds=n_fgs_cds, star=star, depth_airs=depth_airs,
-        depth_fgs=depth_fgs, ld_airs=ld_airs, ld_fgs=ld_fgs, airs_flux=airs_flux,
-        fgs_flux=fgs_flux, airs_trace_row=airs_trace_row, airs_trace_sigma=airs_trace_sigma,
-        fgs_psf_sigma=fgs_psf_sigma, visits=visits,
+        planet_id=planet_id(seed, split, index),
+        split=split,
+        index=index,
+        seed=seed,
+        n_airs_cds=n_airs_cds,
+        n_fgs_cds=n_fgs_cds,
+        star=star,
+        depth_airs=depth_airs,
+        depth_fgs=depth_fgs,
+        ld_airs=ld_airs,
+        ld_fgs=ld_fgs,
+        airs_flux=airs_flux,
+        fgs_flux=fgs_flux,
+        airs_trace_row=airs_trace_row,
+        airs_trace_sigma=airs_trace_sigma,
+        fgs_psf_sigma=fgs_psf_sigma,
+        visits=visits,
     )
 
 
@@ -294,7 +316,12 @@ def visit_light_curves(truth: PlanetTruth, visit: int) -> ExpectedLightCurves:
         airs_t, vt.t0_h, star.P, star.sma, star.i, truth.depth_airs, truth.ld_airs
     )
     fgs_transit = physics.transit_light_curves(
-        fgs_t, vt.t0_h, star.P, star.sma, star.i, np.array([truth.depth_fgs]),
+        fgs_t,
+        vt.t0_h,
+        star.P,
+        star.sma,
+        star.i,
+        np.array([truth.depth_fgs]),
         truth.ld_fgs[None, :],
     )[:, 0]
     # One AIRS cadence spans 12 FGS cadences: AIRS sees their mean pointing.
@@ -329,8 +356,14 @@ def _tau(n: int) -> np.ndarray:
 _STAR_FIELDS = ("Rs", "Ms", "Ts", "Mp", "e", "P", "sma", "i")
 _VISIT_ARRAYS = ("jitter_px", "airs_drift", "fgs_drift")
 _VISIT_SCALARS = ("t0_h", "jitter_kappa", "airs_background", "fgs_background")
-_PLANET_ARRAYS = ("depth_airs", "ld_airs", "ld_fgs", "airs_flux", "airs_trace_row",
-                  "airs_trace_sigma")
+_PLANET_ARRAYS = (
+    "depth_airs",
+    "ld_airs",
+    "ld_fgs",
+    "airs_flux",
+    "airs_trace_row",
+    "airs_trace_sigma",
+)
 
 
 def save_truth(path: Path | str, truth: PlanetTruth) -> None:
@@ -341,9 +374,14 @@ def save_truth(path: Path | str, truth: PlanetTruth) -> None:
         for name in _VISIT_ARRAYS:
             arrays[f"visit{v}_{name}"] = getattr(vt, name)
     meta = {
-        "planet_id": truth.planet_id, "split": truth.split, "index": truth.index,
-        "seed": truth.seed, "n_airs_cds": truth.n_airs_cds, "n_fgs_cds": truth.n_fgs_cds,
-        "depth_fgs": truth.depth_fgs, "fgs_flux": truth.fgs_flux,
+        "planet_id": truth.planet_id,
+        "split": truth.split,
+        "index": truth.index,
+        "seed": truth.seed,
+        "n_airs_cds": truth.n_airs_cds,
+        "n_fgs_cds": truth.n_fgs_cds,
+        "depth_fgs": truth.depth_fgs,
+        "fgs_flux": truth.fgs_flux,
         "fgs_psf_sigma": truth.fgs_psf_sigma,
         "star": {name: getattr(truth.star, name) for name in _STAR_FIELDS},
         "visits": [{name: getattr(vt, name) for name in _VISIT_SCALARS} for vt in truth.visits],
@@ -359,9 +397,16 @@ def load_truth(path: Path | str) -> PlanetTruth:
         for v, scalars in enumerate(meta["visits"])
     )
     return PlanetTruth(
-        planet_id=meta["planet_id"], split=meta["split"], index=meta["index"], seed=meta["seed"],
-        n_airs_cds=meta["n_airs_cds"], n_fgs_cds=meta["n_fgs_cds"],
-        star=StarInfo(**meta["star"]), depth_fgs=meta["depth_fgs"], fgs_flux=meta["fgs_flux"],
-        fgs_psf_sigma=meta["fgs_psf_sigma"], visits=visits,
+        planet_id=meta["planet_id"],
+        split=meta["split"],
+        index=meta["index"],
+        seed=meta["seed"],
+        n_airs_cds=meta["n_airs_cds"],
+        n_fgs_cds=meta["n_fgs_cds"],
+        star=StarInfo(**meta["star"]),
+        depth_fgs=meta["depth_fgs"],
+        fgs_flux=meta["fgs_flux"],
+        fgs_psf_sigma=meta["fgs_psf_sigma"],
+        visits=visits,
         **{name: arrays[name] for name in _PLANET_ARRAYS},
     )

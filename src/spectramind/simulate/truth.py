@@ -73,8 +73,9 @@ def read_truth_csv(data_dir: Path | str) -> tuple[np.ndarray, np.ndarray]:
         rows = list(csv.reader(handle))
     header = tuple(rows[0]) if rows else ()
     if header != ("planet_id", *layout.WL_COLUMNS):
-        raise DataFormatError(f"{path}: expected columns planet_id, wl_1..wl_283, found "
-                              f"{len(header)} columns")
+        raise DataFormatError(
+            f"{path}: expected columns planet_id, wl_1..wl_283, found {len(header)} columns"
+        )
     body = [r for r in rows[1:] if r]
     ids = np.array([int(r[0]) for r in body], dtype=np.int64)
     depths = np.array([[float(v) for v in r[1:]] for r in body], dtype=np.float64)

@@ -1,0 +1,364 @@
+"""ADR-0006 compliance gates on a finished run: :func:`check_compliance`.
+
+One :class:`Gate` per promise of the reproducibility standard (docs/compliance.md):
+
+- ``events``: an ``events.jsonl`` with only ``ok`` records for every stage of the run
+  (``simulate`` only when the run used the embedded synthetic dataset);
+- ``snapshot``: the run's config snapshot exists and every record names it with its SHA-256;
+- ``artifacts``: every artifact the run recorded still has its recorded size and SHA-256;
+- ``dvc``: ``dvc status`` reports the pipeline up to date;
+- ``sbom``: both SBOMs present and valid, and the declared-and-pinned and license gates pass on
+  the packages they list (``spectramind.supply``);
+- ``determinism``: the determinism check's result file says it passed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import subprocess
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from spectramind.errors import SpectraMindError
+from spectramind.repro.audit import RunNotFoundError, latest_run_id, stage_runs, verify_run
+from spectramind.repro.hashing import sha256_file
+from spectramind.repro.manifest import EVENTS_NAME, read_records
+from spectramind.repro.snapshot import snapshot_path
+
+log = logging.getLogger(__name__)
+
+#: Stages every finished run must have recorded, in workflow order.
+PIPELINE_STAGES = ("calibrate", "fit", "train", "predict", "submit")
+#: Recorded only when the run simulated its dataset (``data_dir`` empty).
+SIMULATE_STAGE = "simulate"
+
+DEFAULT_RUNS_ROOT = Path("artifacts/runs")
+DEFAULT_SBOM_DIR = Path("artifacts/sbom")
+DEFAULT_DETERMINISM = Path("artifacts/determinism/result.json")
+
+#: At most this many problem lines are shown under a failed gate.
+MAX_DETAILS = 20
+
+
+class ComplianceError(SpectraMindError):
+    """The compliance check itself cannot run (e.g. an unknown run id)."""
+
+
+@dataclass
+class Gate:
+    """The outcome of one gate: ``passed``, a one-line ``summary`` and the problems found."""
+
+    name: str
+    passed: bool
+    summary: str
+    problems: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        head = f"{'PASS' if self.passed else 'FAIL'} {self.name}: {self.summary}"
+        shown = [f"  - {p}" for p in self.problems[:MAX_DETAILS]]
+        if len(self.problems) > MAX_DETAILS:
+            shown.append(f"  ... and {len(self.problems) - MAX_DETAILS} more")
+        return [head, *shown]
+
+
+@dataclass
+class ComplianceReport:
+    run_id: str
+    gates: list[Gate]
+
+    @property
+    def passed(self) -> bool:
+        return all(g.passed for g in self.gates)
+
+    def lines(self) -> list[str]:
+        out = [line for gate in self.gates for line in gate.lines()]
+        failed = [g.name for g in self.gates if not g.passed]
+        verdict = "PASS" if not failed else f"FAIL ({', '.join(failed)})"
+        out.append(f"compliance {self.run_id}: {verdict}")
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "passed": self.passed,
+            "gates": [
+                {"name": g.name, "passed": g.passed, "summary": g.summary, "problems": g.problems}
+                for g in self.gates
+            ],
+        }
+
+
+def run_snapshot(root: Path, run_id: str) -> dict[str, Any] | None:
+    """The run's frozen config, or None when the snapshot is missing or unreadable."""
+    path = snapshot_path(run_id, root)
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        return None
+
+
+def required_stages(config: dict[str, Any] | None) -> list[str]:
+    """Stages the run must have recorded; ``simulate`` when ``data_dir`` is empty (or unknown)."""
+    simulated = config is None or not config.get("data_dir")
+    return [SIMULATE_STAGE, *PIPELINE_STAGES] if simulated else list(PIPELINE_STAGES)
+
+
+def check_events(root: Path, run_id: str) -> Gate:
+    """Every required stage has an ``events.jsonl`` for the run, with ok records only."""
+    stages = required_stages(run_snapshot(root, run_id))
+    problems, counts = [], {}
+    for stage in stages:
+        path = root / stage / run_id / EVENTS_NAME
+        if not path.is_file():
+            problems.append(f"{stage}: no {path}")
+            continue
+        try:
+            records = read_records(path)
+        except (OSError, ValueError, SpectraMindError) as err:
+            problems.append(f"{stage}: unreadable {path}: {err}")
+            continue
+        if not records:
+            problems.append(f"{stage}: {path} has no records")
+            continue
+        status = Counter(r.get("status", "?") for r in records)
+        counts[stage] = len(records)
+        if set(status) != {"ok"}:
+            bad = ", ".join(f"{n} {s}" for s, n in sorted(status.items()) if s != "ok")
+            problems.append(f"{stage}: {bad} record(s) in {path}")
+    summary = (
+        f"{len(stages)} stages recorded ({', '.join(f'{s} {n}' for s, n in counts.items())})"
+        if not problems
+        else f"{len(problems)} of {len(stages)} stages incomplete"
+    )
+    return Gate("events", not problems, summary, problems)
+
+
+def check_snapshot(root: Path, run_id: str) -> Gate:
+    """The run's snapshot exists, and every record names it with its current SHA-256."""
+    path = snapshot_path(run_id, root)
+    if not path.is_file():
+        return Gate("snapshot", False, f"{path} missing", [f"no config snapshot at {path}"])
+    digest = sha256_file(path)
+    problems = []
+    records = 0
+    for stage, runs in stage_runs(root).items():
+        if run_id not in runs or not (root / stage / run_id / EVENTS_NAME).is_file():
+            continue
+        for i, record in enumerate(read_records(root / stage / run_id / EVENTS_NAME), 1):
+            records += 1
+            where = f"{stage} record {i}"
+            recorded = record.get("config_sha256")
+            named = record.get("config_snapshot_path")
+            if not recorded:
+                problems.append(f"{where}: no config_sha256")
+            elif recorded != digest:
+                problems.append(
+                    f"{where}: config_sha256 {recorded[:16]}... but {path} hashes to "
+                    f"{digest[:16]}... (snapshot edited?)"
+                )
+            if not named or Path(named).name != path.name or Path(named).parent.name != run_id:
+                problems.append(f"{where}: config_snapshot_path {named!r} is not {path}")
+    if not records:
+        problems.append(f"no records of run {run_id} name the snapshot")
+    summary = f"{path} sha256 {digest[:16]}..., recorded in {records} records"
+    if problems:
+        summary = f"{path}: {len(problems)} problems"
+    return Gate("snapshot", not problems, summary, problems)
+
+
+def check_artifacts(root: Path, run_id: str, base: Path) -> Gate:
+    """``spectramind runs verify``: recorded artifacts re-hash to their recorded SHA-256."""
+    try:
+        report = verify_run(root, run_id, base=base)
+    except RunNotFoundError as err:
+        return Gate("artifacts", False, str(err), [str(err)])
+    problems = [str(p) for p in report.problems]
+    summary = f"{report.checked} files re-hashed" + (
+        f", {len(problems)} problems" if problems else ", all match"
+    )
+    return Gate("artifacts", report.ok, summary, problems)
+
+
+def dvc_status(repo: Path) -> tuple[int, str, str]:
+    """``dvc status --json`` in ``repo``: (exit code, stdout, stderr)."""
+    dvc = shutil.which("dvc")
+    if dvc is None:
+        return 127, "", "dvc is not installed (pip install dvc)"
+    proc = subprocess.run(
+        [dvc, "status", "--json"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def check_dvc(repo: Path) -> Gate:
+    """``dvc status`` is clean: no stage with changed deps, outs or command."""
+    if not (repo / "dvc.yaml").is_file():
+        return Gate("dvc", False, f"no dvc.yaml in {repo}", [f"{repo}/dvc.yaml missing"])
+    code, out, err = dvc_status(repo)
+    if code != 0:
+        message = (err.strip().splitlines() or ["no output"])[-1]
+        return Gate("dvc", False, f"dvc status failed (exit {code})", [message])
+    try:
+        status = json.loads(out or "{}")
+    except json.JSONDecodeError:
+        return Gate("dvc", False, "dvc status gave no JSON", [out.strip()[:200]])
+    problems = []
+    for stage, changes in sorted(status.items()):
+        for change in changes if isinstance(changes, list) else [changes]:
+            if isinstance(change, dict):
+                for kind, detail in sorted(change.items()):
+                    problems.append(f"{stage}: {kind} {json.dumps(detail, sort_keys=True)}")
+            else:
+                problems.append(f"{stage}: {change}")
+    summary = "dvc status: pipeline up to date" if not problems else "dvc status: not up to date"
+    return Gate("dvc", not problems, summary, problems)
+
+
+def check_sboms(
+    sbom_dir: Path,
+    lock_path: Path,
+    allowlist_path: Path,
+    ignore_path: Path | None,
+) -> Gate:
+    """Both SBOMs present and valid; declared-and-pinned and license gates pass on them.
+
+    The CVE scan needs a network and runs in CI (``spectramind sbom``); its last recorded
+    status (``sbom-gates.json``) is reported as a note, SKIPPED said plainly.
+    """
+    from spectramind.supply import (
+        SupplyChainError,
+        load_components,
+        load_policy,
+        read_lock,
+        validate_cyclonedx,
+        validate_spdx,
+    )
+    from spectramind.supply.audit import REPORT_NAME, load_exempt
+    from spectramind.supply.inventory import undeclared_gate
+    from spectramind.supply.licenses import licenses_gate
+    from spectramind.supply.sboms import CYCLONEDX_NAME, SPDX_NAME
+
+    spdx, cdx = sbom_dir / SPDX_NAME, sbom_dir / CYCLONEDX_NAME
+    missing = [str(p) for p in (spdx, cdx) if not p.is_file()]
+    if missing:
+        return Gate(
+            "sbom",
+            False,
+            f"missing in {sbom_dir} (run `spectramind sbom --out {sbom_dir}`)",
+            [f"{p} not found" for p in missing],
+        )
+    problems = [f"{spdx.name}: {m}" for m in validate_spdx(spdx)]
+    problems += [f"{cdx.name}: {m}" for m in validate_cyclonedx(cdx)]
+    if problems:
+        return Gate("sbom", False, "invalid SBOM", problems)
+    try:
+        root, installed = load_components(cdx)
+        exempt = load_exempt(ignore_path)
+        if root:
+            exempt.setdefault(root, "the project itself (installed editable)")
+        gates = [
+            undeclared_gate(installed, read_lock(lock_path), exempt),
+            licenses_gate(installed, load_policy(allowlist_path, ignore_path)),
+        ]
+    except SupplyChainError as err:
+        return Gate("sbom", False, "cannot check the SBOM", [str(err)])
+    for gate in gates:
+        problems += [f"{gate.name}: {f.package}: {f.message}" for f in gate.findings]
+    summary = f"{spdx.name} + {cdx.name} valid, {len(installed)} components"
+    summary += ", " + ", ".join(f"{g.name} {g.status.value}" for g in gates)
+    summary += ", " + _cve_note(sbom_dir / REPORT_NAME)
+    return Gate("sbom", not problems, summary, problems)
+
+
+def _cve_note(gates_json: Path) -> str:
+    try:
+        gates = json.loads(gates_json.read_text(encoding="utf-8"))["gates"]
+        cve = next(g for g in gates if g["name"] == "cve")
+    except (OSError, ValueError, KeyError, StopIteration):
+        return "CVE scan: no record (run in CI: sbom-refresh.yml)"
+    if cve["status"] == "skipped":
+        return f"CVE scan SKIPPED ({cve.get('reason') or 'no scanner'}; runs in CI)"
+    return f"CVE scan {cve['status']}"
+
+
+def check_determinism(result_path: Path) -> Gate:
+    """The determinism check's result file exists and says it passed."""
+    try:
+        result = json.loads(result_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return Gate(
+            "determinism",
+            False,
+            f"{result_path} missing (run `spectramind determinism-check`)",
+            [f"{result_path} not found"],
+        )
+    except (OSError, ValueError) as err:
+        return Gate("determinism", False, f"{result_path} unreadable", [str(err)])
+    problems = [f"same seed: {m}" for m in result.get("same_seed_mismatches", [])]
+    if not result.get("other_seed_differs", False):
+        problems.append("the run with another seed gave identical outputs: the check is blind")
+    if not result.get("passed", False) and not problems:
+        problems.append("result says passed: false")
+    summary = (
+        f"{len(result.get('outputs', {}))} outputs identical for seed {result.get('seed')}, "
+        f"differ for seed {result.get('other_seed')}"
+        if not problems
+        else f"{result_path}: failed"
+    )
+    return Gate("determinism", not problems, summary, problems)
+
+
+def check_compliance(
+    run_id: str | None = None,
+    repo: Path | str = ".",
+    runs_root: Path | str | None = None,
+    sbom_dir: Path | str | None = None,
+    determinism_result: Path | str | None = None,
+    lock_path: Path | str | None = None,
+    allowlist_path: Path | str | None = None,
+    ignore_path: Path | str | None = None,
+) -> ComplianceReport:
+    """Run every gate on ``run_id`` (default: the latest run under ``runs_root``).
+
+    Relative paths are taken relative to ``repo`` (the workflow folder).
+    """
+    repo = Path(repo)
+
+    def under_repo(path: Path | str | None, default: Path | str) -> Path:
+        path = Path(path if path is not None else default)
+        return path if path.is_absolute() else repo / path
+
+    root = under_repo(runs_root, DEFAULT_RUNS_ROOT)
+    try:
+        run_id = run_id or latest_run_id(root)
+    except RunNotFoundError as err:
+        raise ComplianceError(f"{err}: run the workflow first") from err
+    if not any(run_id in runs for runs in stage_runs(root).values()):
+        raise ComplianceError(f"run {run_id} has no records under {root}")
+    ignore = under_repo(ignore_path, "config/sbom-ignore.yaml")
+    gates = [
+        check_events(root, run_id),
+        check_snapshot(root, run_id),
+        check_artifacts(root, run_id, repo),
+        check_dvc(repo),
+        check_sboms(
+            under_repo(sbom_dir, DEFAULT_SBOM_DIR),
+            under_repo(lock_path, "requirements.lock"),
+            under_repo(allowlist_path, "config/license-allowlist.yaml"),
+            ignore if ignore.is_file() else None,
+        ),
+        check_determinism(under_repo(determinism_result, DEFAULT_DETERMINISM)),
+    ]
+    for gate in gates:
+        log.debug("gate %s: %s", gate.name, "pass" if gate.passed else "fail")
+    return ComplianceReport(run_id, gates)

@@ -1,0 +1,207 @@
+"""Unit tests of the calibration steps on tiny synthetic arrays (no files)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from spectramind.calibrate import config as cfgmod
+from spectramind.calibrate.pipeline import point_to_point_error
+from spectramind.calibrate.steps import (
+    adc,
+    background,
+    bin,
+    cds,
+    cosmic,
+    crop,
+    dark,
+    extract,
+    flat,
+    jitter,
+    linearity,
+    mask,
+)
+from spectramind.data.layout import AIRS, FGS
+from spectramind.errors import ConfigError, DataFormatError
+
+RNG = np.random.default_rng(1234)
+
+
+def test_adc_decode_matches_formula_and_flags_saturation():
+    raw = np.array([[0, 100, 65535], [1, 65535, 30000]], dtype=np.uint16)
+    counts = adc.decode(raw, 0.4369, -1000.0, np.float64)
+    np.testing.assert_allclose(counts, raw / 0.4369 - 1000.0, rtol=1e-15)
+    assert adc.decode(raw, 0.4369, -1000.0, np.float32).dtype == np.float32
+    sat = adc.saturated_pairs(raw, 65535)
+    assert sat.tolist() == [[False, True, True]]
+
+
+def test_crop_pixel_index_selects_the_window_in_row_major_order():
+    frame = np.arange(AIRS.rows * AIRS.cols).reshape(AIRS.rows, AIRS.cols)
+    win = crop.window(AIRS, (10, 22), (39, 321))
+    idx = crop.pixel_index(AIRS, win)
+    np.testing.assert_array_equal(frame.ravel()[idx].reshape(12, 282), frame[10:22, 39:321])
+    assert crop.crop_map(np.ones((6, 32, 356)), win).shape == (6, 12, 282)
+    with pytest.raises(ConfigError):
+        crop.window(FGS, (0, 33), (0, 32))
+
+
+def test_sigma_clip_finds_hot_pixels_only():
+    darkmap = RNG.normal(0.005, 0.004, (32, 40))
+    hot = [(3, 4), (20, 30), (31, 0)]
+    for r, c in hot:
+        darkmap[r, c] = 5.0
+    darkmap[10, 10] = 0.04  # 9 sigma, but clipped only after the hot ones are removed
+    found = mask.sigma_clip_mask(darkmap, 5.0, 5)
+    assert set(zip(*np.nonzero(found), strict=True)) == {*hot, (10, 10)}
+    # One iteration with the hot pixels inflating the std misses the moderate outlier.
+    assert not mask.sigma_clip_mask(darkmap, 5.0, 1)[10, 10]
+
+
+def test_fill_masked_interpolates_along_wavelength_and_across_empty_rows():
+    rows, cols = 6, 8
+    truth = (np.arange(cols)[None, :] * 2.0 + np.arange(rows)[:, None] * 10.0)[None].repeat(3, 0)
+    cube = truth.copy()
+    bad = np.zeros((rows, cols), dtype=bool)
+    bad[1, 3] = bad[1, 4] = True  # interior: exact for a linear ramp
+    bad[2, 0] = True  # edge: copies the nearest good value
+    bad[4, :] = True  # whole row: filled across rows
+    cube[:, bad] = -1e9
+    row_filled = mask.fill_masked(cube, bad, "interpolate")
+    np.testing.assert_allclose(cube[:, 1, 3:5], truth[:, 1, 3:5])
+    np.testing.assert_allclose(cube[:, 2, 0], truth[:, 2, 1])
+    np.testing.assert_allclose(cube[:, 4, :], truth[:, 4, :])  # linear in rows too
+    assert row_filled[4].all() and row_filled.sum() == cols
+    zero = truth.copy()
+    mask.fill_masked(zero, bad, "zero")
+    assert np.all(zero[:, bad] == 0) and np.array_equal(zero[:, ~bad], truth[:, ~bad])
+
+
+def test_linearity_horner_matches_polyval_per_pixel():
+    coeffs = RNG.normal(size=(6, 5)) * np.array([[1.0], [1.0], [1e-4], [1e-8], [1e-12], [1e-16]])
+    x = RNG.uniform(0, 5e4, size=(7, 5))
+    expected = np.stack(
+        [np.polynomial.polynomial.polyval(x[:, p], coeffs[:, p]) for p in range(5)], axis=1
+    )
+    got = linearity.correct(x.copy(), coeffs)
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+
+
+def test_dark_on_cds_equals_dark_on_each_read():
+    reads = RNG.uniform(1000, 5000, size=(10, 4))
+    darkmap = np.array([0.01, 2.0, 25.0, -1.0])
+    dt = dark.read_dt(np.tile([0.1, 4.5], 5), 0.1)
+    np.testing.assert_allclose(dt[:2], [0.1, 4.6])
+    per_read = cds.cds(dark.subtract(reads.copy(), darkmap, dt))
+    per_cds = dark.subtract(cds.cds(reads), darkmap, dt[1::2] - dt[0::2])
+    np.testing.assert_allclose(per_cds, per_read, rtol=1e-12)
+
+
+def test_cds_refuses_odd_frame_count():
+    np.testing.assert_array_equal(cds.cds(np.array([[1.0], [4.0]])), [[3.0]])
+    with pytest.raises(DataFormatError, match="even"):
+        cds.cds(np.zeros((3, 2)))
+
+
+def test_flat_invalid_values_are_found_and_never_divided_by():
+    f = np.array([1.0, 0.0, np.nan, -0.5, np.inf, 0.6])
+    bad = flat.invalid(f, 1e-3)
+    assert bad.tolist() == [False, True, True, True, True, False]
+    inv = flat.reciprocal(f, bad)
+    assert np.all(np.isfinite(inv)) and inv[0] == 1.0 and inv[5] == pytest.approx(1 / 0.6)
+
+
+def test_cosmic_rays_flagged_without_false_positives():
+    frames = RNG.normal(1000.0, 30.0, size=(400, 50))
+    hits = [(5, 1), (200, 7), (399, 49), (0, 3)]
+    for t, p in hits:
+        frames[t, p] += 30.0 * 40
+    flagged = cosmic.flag(frames, 20.0)
+    assert set(zip(*np.nonzero(flagged), strict=True)) == set(hits)
+
+
+def test_bin_mean_sum_and_rejected_frames():
+    frames = np.arange(12.0).reshape(6, 2)
+    binned, empty = bin.bin_frames(frames, None, 3, "mean")
+    np.testing.assert_allclose(binned, [[2.0, 3.0], [8.0, 9.0]])
+    binned, _ = bin.bin_frames(frames, None, 3, "sum")
+    np.testing.assert_allclose(binned, [[6.0, 9.0], [24.0, 27.0]])
+    bad = np.zeros_like(frames, dtype=bool)
+    bad[1, 0] = True  # value 2 excluded: mean of 0 and 4
+    bad[3:, 1] = True  # the whole second bin of pixel 1
+    binned, empty = bin.bin_frames(frames, bad, 3, "sum")
+    assert binned[0, 0] == pytest.approx(3 * 2.0)
+    assert empty.tolist() == [[False, False], [False, True]]
+    np.testing.assert_allclose(bin.bin_times(np.arange(12.0), 3, 2), [2.5, 8.5])
+
+
+def test_background_constant_level_is_recovered():
+    cube = np.full((4, 32, 10), 7.0) + RNG.normal(0, 0.1, (4, 32, 10))
+    cube[:, 12:20, :] += 1000.0  # trace
+    rows = np.zeros(32, dtype=bool)
+    rows[:5] = rows[27:] = True
+    level = background.over_time(background.airs_level(cube, rows, False), "constant")
+    assert level.shape == (4, 1, 1) and np.allclose(level, 7.0, atol=0.05)
+    assert np.ptp(level) == 0
+    border = background.border_mask((8, 8), 2)
+    assert border.sum() == 64 - 16
+
+
+def test_centroid_and_trace_position_of_known_gaussians():
+    yy, xx = np.mgrid[0:24, 0:24]
+    img = np.exp(-((xx - 11.3) ** 2 + (yy - 12.6) ** 2) / (2 * 1.3**2))
+    x, y = jitter.centroid(img[None])
+    assert x[0] == pytest.approx(11.3, abs=1e-6) and y[0] == pytest.approx(12.6, abs=1e-6)
+    trace = np.exp(-((np.arange(12)[:, None] - 5.4) ** 2) / (2 * 1.2**2)) * np.ones((1, 30))
+    ty, tw = jitter.trace_position(trace[None], 10)
+    assert ty[0] == pytest.approx(15.4, abs=1e-3) and tw[0] == pytest.approx(1.2, abs=1e-2)
+
+
+def test_extraction_uniform_and_optimal_agree_on_noise_free_data():
+    profile = np.exp(-((np.arange(12)[:, None] - 6.0) ** 2) / 4.0) * np.ones((1, 5))
+    profile /= profile.sum(axis=0)
+    totals = np.array([[1e4, 2e4, 3e4, 4e4, 5e4], [2e4, 2e4, 2e4, 2e4, 2e4]])
+    cube = totals[:, None, :] * profile[None]
+    np.testing.assert_allclose(extract.extract(cube, None), totals)
+    w = extract.optimal_weights(cube.mean(axis=0), np.full((12, 5), 10.0))
+    np.testing.assert_allclose(extract.extract(cube, w), totals, rtol=1e-12)
+
+
+def test_point_to_point_error_recovers_white_noise_sigma():
+    t = np.linspace(0, 1, 4000)[:, None]
+    flux = 1000 + 50 * np.sin(2 * t) + RNG.normal(0, [1.0, 5.0], size=(4000, 2))
+    err = point_to_point_error(flux)
+    np.testing.assert_allclose(err[0], [1.0, 5.0], rtol=0.06)
+
+
+def test_config_presets_overrides_and_errors(tmp_path):
+    cfg = cfgmod.build_config(
+        {
+            "steps": {
+                "linearity": {"skip": True},
+                "bin": {"airs_cds_per_bin": 10, "fgs_cds_per_bin": 120},
+            }
+        }
+    )
+    assert not cfg.runs("linearity") and cfg.params("bin").airs_cds_per_bin == 10
+    starter = cfgmod.build_config(preset="starter")
+    assert starter.params("bin").statistic == "sum" and starter.params("bin").fgs_cds_per_bin == 360
+    assert not starter.runs("linearity") and starter.dtype == "float64"
+    on = cfgmod.build_config({"steps": {"linearity": {"skip": False}}}, preset="starter")
+    assert on.runs("linearity") and on.params("bin").airs_cds_per_bin == 30
+    for bad, match in [
+        ({"steps": {"nope": {}}}, "unknown step"),
+        ({"steps": {"dark": {"dt": 1}}}, "no parameter"),
+        ({"steps": {"cds": {"skip": True}}}, "cannot be skipped"),
+        ({"steps": {"bin": {"airs_cds_per_bin": 5, "fgs_cds_per_bin": 50}}}, "common time grid"),
+        ({"dtype": "float16"}, "dtype"),
+        ({"steps": {"cosmic": {"nsigma": "high"}}}, "expected a number"),
+    ]:
+        with pytest.raises(ConfigError, match=match):
+            cfgmod.build_config(bad)
+    path = tmp_path / "c.yaml"
+    path.write_text("calibrate:\n  steps:\n    crop:\n      fgs_rows: [2, 30]\n")
+    cfg = cfgmod.build_config(cfgmod.load_config_file(path))
+    assert cfg.params("crop").fgs_rows == (2, 30)
+    with pytest.raises(ConfigError, match="not found"):
+        cfgmod.load_config_file(tmp_path / "missing.yaml")
