@@ -109,13 +109,16 @@ SNAKEFILE = textwrap.dedent(
     # grouping (calibrate) and GPU request (train) unchanged.
     rule calibrate:
         output: "calib/{visit}.txt"
-        shell: "echo calibrate {wildcards.visit} SLURM_JOB_ID=$SLURM_JOB_ID PART=$SLURM_JOB_PARTITION > {output}"
+        shell:
+            "echo calibrate {wildcards.visit} SLURM_JOB_ID=$SLURM_JOB_ID"
+            " PART=$SLURM_JOB_PARTITION > {output}"
 
     rule train:
         input: expand("calib/{visit}.txt", visit=VISITS)
         output: "train.txt"
         shell:
-            "cat {input} > {output}; echo train SLURM_JOB_ID=$SLURM_JOB_ID PART=$SLURM_JOB_PARTITION"
+            "cat {input} > {output};"
+            " echo train SLURM_JOB_ID=$SLURM_JOB_ID PART=$SLURM_JOB_PARTITION"
             " CVD=${{CUDA_VISIBLE_DEVICES:-unset}} >> {output};"
             " scontrol show job -d $SLURM_JOB_ID | grep -o 'GRES=gpu[^ ]*' >> {output}"
     """

@@ -14,12 +14,13 @@ import logging
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from spectramind.errors import SpectraMindError
 from spectramind.io import atomic_path
@@ -109,9 +110,7 @@ class DeterminismResult:
 
 
 def _git(repo: Path, *args: str) -> str:
-    proc = subprocess.run(
-        ["git", *args], cwd=repo, capture_output=True, text=True, check=False
-    )
+    proc = subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise DeterminismCheckError(f"git {' '.join(args)} failed in {repo}: {proc.stderr.strip()}")
     return proc.stdout
@@ -205,10 +204,9 @@ def determinism_check(
             if run_dir.exists():
                 shutil.rmtree(run_dir)
             copy_sources(repo, run_dir)
-            result.durations_s[name] = round(
-                run_workflow(run_dir, run_seed, configfiles, list(targets), cores, base / f"{name}.log"),
-                1,
-            )
+            log_path = base / f"{name}.log"
+            elapsed = run_workflow(run_dir, run_seed, configfiles, list(targets), cores, log_path)
+            result.durations_s[name] = round(elapsed, 1)
             hashes[name] = hash_outputs(run_dir, outputs)
             log.info("run %s: %d outputs hashed", name, len(hashes[name]))
     finally:
@@ -227,6 +225,14 @@ def write_result(result: DeterminismResult, path: Path | str) -> Path:
     return path
 
 
-def python_executable() -> str:
-    """The interpreter running this check (recorded for debugging by the command)."""
-    return sys.executable
+def configured_seed(repo: Path | str, configfiles: list[str] | None = None) -> int:
+    """The ``seed`` the workflow would use: the last overlay that sets it, else config.yaml."""
+    seed = 1234  # the schema default
+    for name in ["config/config.yaml", *(configfiles or [])]:
+        path = Path(repo) / name
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as err:
+            raise DeterminismCheckError(f"cannot read {path}: {err}") from err
+        seed = int(data.get("seed", seed))
+    return seed

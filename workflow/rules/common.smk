@@ -41,10 +41,9 @@ def get_dataset(wildcards=None):
 
 
 def get_calibrate_input(wildcards):
-    if SIMULATED:
-        return get_dataset()
+    """The raw files of one planet visit (after the simulate checkpoint when simulated)."""
     return plan.raw_inputs_of_visit(
-        DATA_DIR, wildcards.split, wildcards.planet_id, wildcards.visit
+        get_dataset(), wildcards.split, wildcards.planet_id, wildcards.visit
     )
 
 

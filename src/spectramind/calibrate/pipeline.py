@@ -144,7 +144,7 @@ def bin_instrument(
     cds_dt = read_dt[1::2] - read_dt[0::2]
     adc_p = cfg.params("adc")
     stat = cfg.params("bin").statistic
-    nsigma = cfg.params("cosmic").nsigma
+    cr_p = cfg.params("cosmic")
 
     out = np.empty((n_bins, n_pix), dtype=np.float64)
     empty_all = np.zeros((n_bins, n_pix), dtype=bool)
@@ -177,7 +177,7 @@ def bin_instrument(
                 flat.apply(frames, inv_flat)
         if cfg.runs("cosmic"):
             with timer("cosmic"):
-                hits = cosmic.flag(frames, nsigma)
+                hits = cosmic.flag(frames, cr_p.nsigma, cr_p.scale_stride)
                 if rejected is not None:
                     hits &= ~rejected  # count saturation once
                 n_cr += hits.sum(axis=0)

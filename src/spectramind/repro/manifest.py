@@ -62,6 +62,7 @@ RECORD_FIELDS = (
     "spectramind_version",
     "python_version",
     "cluster_job_id",
+    "cuda_visible_devices",
 )
 _CLUSTER_JOB_VARIABLES = ("SLURM_JOB_ID", "PBS_JOBID", "LSB_JOBID", "JOB_ID")
 
@@ -198,4 +199,6 @@ def environment_fields(workdir: Path | str) -> dict[str, Any]:
         "spectramind_version": package_version("spectramind"),
         "python_version": platform.python_version(),
         "cluster_job_id": cluster_job_id,
+        # GPUs the scheduler gave the job (SLURM sets it for --gpus); None when not set.
+        "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
     }
