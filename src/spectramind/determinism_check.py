@@ -116,6 +116,14 @@ def _git(repo: Path, *args: str) -> str:
     return proc.stdout
 
 
+def head_commit(repo: Path) -> str | None:
+    """The checked-out commit, or None (no commits yet)."""
+    proc = subprocess.run(
+        ["git", "rev-parse", "--verify", "-q", "HEAD"], cwd=repo, capture_output=True, text=True
+    )
+    return proc.stdout.strip() or None
+
+
 def copy_sources(repo: Path, dest: Path) -> None:
     """Copy the repository's source files (tracked + untracked-not-ignored) into ``dest``."""
     names = _git(repo, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
@@ -193,7 +201,7 @@ def determinism_check(
     if other_seed == seed:
         raise DeterminismCheckError("the other seed must differ from the seed")
     configfiles = list(configfiles or [])
-    commit = _git(repo, "rev-parse", "HEAD").strip() if (repo / ".git").exists() else None
+    commit = head_commit(repo)
     result = DeterminismResult(seed, other_seed, configfiles, list(targets), commit)
     base = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="spectramind-determinism-"))
     base.mkdir(parents=True, exist_ok=True)
