@@ -30,4 +30,4 @@ rule all:
     input:
         "artifacts/submission/submission.csv",
         "artifacts/metrics/score.json",
-        "artifacts/report/figures.done",
+        rules.report_figures.output,

@@ -29,7 +29,7 @@ rule calibrate:
 
 OFFENDERS = {
     "workflow/rules/run.smk": 'rule a:\n    output:\n        "x",\n    run:\n        print(1)\n',
-    "workflow/rules/script.smk": 'rule a:\n    output:\n        "x",\n    script:\n        "s.py"\n',
+    "workflow/rules/script.smk": 'rule a:\n    script:\n        "s.py"\n',
     "workflow/rules/notebook.smk": 'rule a:\n    notebook:\n        "n.py.ipynb"\n',
     "workflow/rules/wrapper.smk": 'rule a:\n    wrapper:\n        "v1/bio/fastqc"\n',
     "workflow/rules/python_m.smk": (

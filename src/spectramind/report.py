@@ -67,7 +67,7 @@ def plot_light_curves(data_dir: Path, calibrated_path: Path, out: Path) -> None:
     airs_white = np.nansum(flux[:, 1:], axis=1)
     plt = _pyplot()
     fig, axes = plt.subplots(2, 1, figsize=(8, 6), sharex=True)
-    axes[0].plot(raw_time_h, raw / np.nanmedian(raw), ",", color="0.4")
+    axes[0].plot(raw_time_h, raw / np.nanmedian(raw), ".", ms=2, color="0.4")
     axes[0].set_ylabel("raw AIRS CDS sum / median")
     axes[0].set_title(f"planet {planet_id} ({split}, visit {visit})")
     axes[1].plot(arrays["time_h"], fgs / np.nanmedian(fgs), ".", ms=3, label="FGS1")

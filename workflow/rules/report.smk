@@ -4,7 +4,6 @@
 rule report_figures:
     input:
         calibrated=get_report_calibrated,
-        dataset=get_dataset,
         holdout="artifacts/preds/holdout.npz",
         labels=get_labels,
         score="artifacts/metrics/score.json",
@@ -25,7 +24,6 @@ rule report_figures:
             caption="../report/timings.rst",
             category="Benchmarks",
         ),
-        done=touch("artifacts/report/figures.done"),
     log:
         "logs/report/figures.log",
     benchmark:
@@ -34,9 +32,10 @@ rule report_figures:
         "../../envs/submit.yaml"
     params:
         wildcards=get_wildcards_json,
+        dataset=get_dataset,
     shell:
         "spectramind run-stage --stage report --rule report_figures --threads {threads} --log {log}"
         " --wildcards {params.wildcards:q} --input {input:q} --output {output:q} -- "
-        "spectramind report --data-dir {input.dataset} --calibrated {input.calibrated}"
+        "spectramind report --data-dir {params.dataset} --calibrated {input.calibrated}"
         " --holdout {input.holdout} --labels {input.labels} --benchmarks artifacts/benchmarks"
         " --out-dir artifacts/report"

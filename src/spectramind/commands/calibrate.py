@@ -40,6 +40,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     out.add_argument("--out-dir", help="output folder: <planet_id>_<visit>.npz per visit")
     parser.add_argument("--config", help="YAML with calibration settings (steps, dtype)")
     parser.add_argument(
+        "--steps-json",
+        help='per-step overrides as JSON, e.g. \'{"linearity": {"skip": true}}\' '
+        "(the workflow passes config calibrate.steps this way)",
+    )
+    parser.add_argument(
         "--preset", choices=["default", "starter"], default=None, help="parameter preset"
     )
     parser.set_defaults(func=run)
@@ -55,6 +60,14 @@ def run(args: argparse.Namespace) -> int:
     from spectramind.errors import ConfigError
 
     overrides = cfgmod.load_config_file(args.config) if args.config else {}
+    if args.steps_json:
+        import json
+
+        try:
+            steps = json.loads(args.steps_json)
+        except json.JSONDecodeError as err:
+            raise ConfigError(f"--steps-json: not valid JSON ({err})") from err
+        overrides = {**overrides, "steps": {**overrides.get("steps", {}), **steps}}
     cfg = cfgmod.build_config(overrides, preset=args.preset)
     if args.out is not None:
         if len(args.planet) != 1:

@@ -16,7 +16,7 @@ import numpy as np
 
 from spectramind import metric, validation
 from spectramind.data import layout
-from spectramind.data.reader import _read_numeric_table
+from spectramind.data.reader import read_numeric_planet_table
 from spectramind.errors import DataFormatError
 from spectramind.io import load_arrays
 from spectramind.repro.hashing import sha256_file
@@ -149,7 +149,7 @@ def read_physics_fits(
 def read_labels_csv(path: Path | str) -> tuple[np.ndarray, np.ndarray]:
     """``train.csv`` at any path: planet ids (n,) and depths (n, W) [(Rp/Rs)^2]."""
     path = Path(path)
-    ids, depths = _read_numeric_table(path, ("planet_id", *layout.WL_COLUMNS))
+    ids, depths = read_numeric_planet_table(path, ("planet_id", *layout.WL_COLUMNS))
     if not np.all(np.isfinite(depths)):
         raise DataFormatError(f"{path}: expected finite transit depths, found NaN/inf")
     if len(np.unique(ids)) != len(ids):
@@ -160,7 +160,7 @@ def read_labels_csv(path: Path | str) -> tuple[np.ndarray, np.ndarray]:
 def read_star_info_csv(path: Path | str) -> tuple[np.ndarray, np.ndarray]:
     """``*_star_info.csv`` at any path: planet ids (n,) and (n, 8) Rs, Ms, Ts, Mp, e, P, sma, i."""
     path = Path(path)
-    ids, values = _read_numeric_table(path, layout.STAR_INFO_COLUMNS)
+    ids, values = read_numeric_planet_table(path, layout.STAR_INFO_COLUMNS)
     if not np.all(np.isfinite(values)):
         raise DataFormatError(f"{path}: expected finite star info, found NaN/inf")
     return ids, values
