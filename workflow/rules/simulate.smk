@@ -6,6 +6,7 @@ checkpoint simulate:
     output:
         dataset=directory("data/synthetic"),
         truth="data/synthetic.truth.csv",
+        truth_dir=directory("data/synthetic.truth"),
     log:
         "logs/simulate/simulate.log",
     benchmark:
