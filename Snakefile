@@ -26,6 +26,17 @@ include: "workflow/rules/submit.smk"
 include: "workflow/rules/report.smk"
 
 
+# Under a cluster profile (profiles/slurm) these run on the submitting host, not as cluster jobs
+# (docs/slurm.md): each is seconds of one-CPU work on small files, less than one job's queueing
+# and status polling; `simulate` only makes the embedded demo/CI dataset (not run with data_dir).
+localrules:
+    all,
+    simulate,
+    score,
+    submit,
+    report_figures,
+
+
 rule all:
     input:
         "artifacts/submission/submission.csv",

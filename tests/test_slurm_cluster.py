@@ -2,12 +2,12 @@
 through profiles/slurm, stop it and check nothing is left running.
 
 Needs root (it installs slurm-wlm/munge with apt-get when missing and starts system
-daemons); CI runs as root. Not root: skipped with an explicit reason.
+daemons); CI runs as root. Not root: skipped with an explicit reason. The cluster is the
+session fixture ``slurm_cluster`` of conftest.py, shared with test_slurm_workflow.py.
 """
 
 from __future__ import annotations
 
-import fcntl
 import os
 import re
 import subprocess
@@ -19,51 +19,12 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SCRIPT = REPO / "scripts" / "slurm-cluster.sh"
 PROFILE = REPO / "profiles" / "slurm"
-DAEMONS = ("munged", "slurmctld", "slurmscriptd", "slurmd", "slurmstepd")
-LOCK = Path("/tmp/spectramind-slurm.lock")
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0,
     reason="SLURM cluster test needs root (apt-get + system daemons); CI runs it as root",
 )
-
-
-def _script(action: str, timeout: int = 600) -> subprocess.CompletedProcess:
-    proc = subprocess.run(
-        ["bash", str(SCRIPT), action], capture_output=True, text=True, timeout=timeout
-    )
-    assert proc.returncode == 0, (
-        f"slurm-cluster.sh {action} failed (rc={proc.returncode})\n"
-        f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
-    )
-    return proc
-
-
-def _running_daemons() -> dict[str, str]:
-    found = {}
-    for name in DAEMONS:
-        out = subprocess.run(["pgrep", "-x", name], capture_output=True, text=True).stdout
-        if out.strip():
-            found[name] = out.split()
-    return found
-
-
-@pytest.fixture(scope="module")
-def slurm_cluster():
-    # One cluster per host: serialise concurrent test sessions on this machine.
-    with open(LOCK, "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        t0 = time.monotonic()
-        try:
-            _script("start")
-            print(f"cluster start: {time.monotonic() - t0:.1f}s")
-            yield
-        finally:
-            _script("stop")
-            left = _running_daemons()
-            assert not left, f"daemons still running after stop: {left}"
 
 
 def _sbatch_wait(tmp_path: Path, name: str, *args: str, command: str) -> str:

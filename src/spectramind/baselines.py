@@ -168,6 +168,11 @@ def find_transit_window(
     smooth = moving_average(white / np.median(white), width)
     gradient = np.gradient(smooth, time_h)
     edge = max(width // 2, 1)
+    if n - 2 * edge < 3:
+        raise BaselineFitError(
+            f"white light curve: the {config.smooth_h} h smoothing window spans "
+            f"{width} of {n} bins; expected a longer observation or a shorter smooth_h"
+        )
     bottom = edge + int(np.argmin(smooth[edge : n - edge]))
     if bottom <= edge or bottom >= n - edge - 1:
         raise BaselineFitError("white light curve: its minimum lies at the edge, no transit found")

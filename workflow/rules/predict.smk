@@ -19,11 +19,12 @@ rule predict:
         gpu=0,
     params:
         wildcards=get_wildcards_json,
+        device=config["train"]["device"],
     shell:
         "spectramind run-stage --stage predict --rule predict --threads {threads} --log {log}"
         " --wildcards {params.wildcards:q} --input {input:q} --output {output:q} -- "
         "spectramind predict --ckpt {input.ckpt} --features {input.fits}"
-        " --star-info {input.star_info} --out {output}"
+        " --star-info {input.star_info} --device {params.device} --out {output}"
 
 
 rule predict_holdout:
@@ -43,8 +44,9 @@ rule predict_holdout:
         gpu=0,
     params:
         wildcards=get_wildcards_json,
+        device=config["train"]["device"],
     shell:
         "spectramind run-stage --stage predict --rule predict_holdout --threads {threads} --log {log}"
         " --wildcards {params.wildcards:q} --input {input:q} --output {output:q} -- "
         "spectramind predict --ckpt {input.ckpt} --features {input.fits} --planets holdout"
-        " --star-info {input.star_info} --out {output}"
+        " --star-info {input.star_info} --device {params.device} --out {output}"

@@ -12,6 +12,7 @@ tuples so that the parameter dataclasses stay hashable and comparable.
 from __future__ import annotations
 
 import dataclasses
+import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from spectramind.calibrate.steps import (
     flat,
     jitter,
     linearity,
+    locate,
     mask,
 )
 from spectramind.errors import ConfigError
@@ -38,6 +40,7 @@ from spectramind.errors import ConfigError
 STEP_MODULES = (
     adc,
     crop,
+    locate,
     mask,
     linearity,
     dark,
@@ -73,7 +76,8 @@ PRESETS: dict[str, dict[str, Any]] = {
             "background": {"skip": True},
             "jitter": {"skip": True},
             "bin": {"airs_cds_per_bin": 30, "fgs_cds_per_bin": 360, "statistic": "sum"},
-            "crop": {"airs_rows": [0, 32], "fgs_rows": [0, 32], "fgs_cols": [0, 32]},
+            # Fixed geometry: nothing is located from the data.
+            "locate": {"skip": True},
             "extract": {"airs_rows": [10, 22], "fgs_rows": [0, 32], "fgs_cols": [0, 32]},
         },
     },
@@ -107,6 +111,11 @@ class CalibrationConfig:
 def _coerce(value: Any, annotation: Any, where: str) -> Any:
     """Convert YAML values (lists, ints) to the dataclass field type."""
     origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):  # "X | None": None means "derive it"
+        if value is None:
+            return None
+        (inner,) = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return _coerce(value, inner, where)
     if origin is tuple:
         if not isinstance(value, list | tuple):
             raise ConfigError(f"{where}: expected a list, found {value!r}")
@@ -239,14 +248,34 @@ def _check(steps: dict[str, StepSetting]) -> None:
             f"{steps['extract'].params.weights!r}"
         )
     crop_p, ext = steps["crop"].params, steps["extract"].params
-    for inst, (r0, r1), (cr0, cr1) in (
-        ("airs", ext.airs_rows, crop_p.airs_rows),
-        ("fgs", ext.fgs_rows, crop_p.fgs_rows),
-        ("fgs", ext.fgs_cols, crop_p.fgs_cols),
-    ):
-        if not (cr0 <= r0 < r1 <= cr1):
+    bg = steps["background"].params
+    fixed = [
+        ("airs", "extract.airs_rows", ext.airs_rows, crop_p.airs_rows),
+        ("fgs", "extract.fgs_rows", ext.fgs_rows, crop_p.fgs_rows),
+        ("fgs", "extract.fgs_cols", ext.fgs_cols, crop_p.fgs_cols),
+    ] + [("airs", "background.airs_rows", rows, crop_p.airs_rows) for rows in (bg.airs_rows or ())]
+    for inst, key, value, (cr0, cr1) in fixed:
+        if value is not None and not (cr0 <= value[0] < value[1] <= cr1):
             raise ConfigError(
-                f"steps.extract: {inst} aperture {r0}:{r1} must lie inside the crop {cr0}:{cr1}"
+                f"steps.{key}: {inst} rows/cols {value[0]}:{value[1]} must lie inside the "
+                f"crop {cr0}:{cr1}"
+            )
+    if steps["locate"].skip:
+        missing = [key for _, key, value, _ in fixed[:3] if value is None]
+        if not steps["background"].skip and bg.airs_rows is None:
+            missing.append("background.airs_rows")
+        if missing:
+            raise ConfigError(
+                f"steps.locate is skipped, so steps.{missing[0]} must be given "
+                "(nothing derives it from the data)"
+            )
+    lp = steps["locate"].params
+    if lp.probe_cds < 3:
+        raise ConfigError(f"steps.locate.probe_cds: expected >= 3, found {lp.probe_cds}")
+    for name in ("airs_flux_fraction", "fgs_flux_fraction"):
+        if not 0.5 <= getattr(lp, name) < 1.0:
+            raise ConfigError(
+                f"steps.locate.{name}: expected a fraction in [0.5, 1), found {getattr(lp, name)}"
             )
 
 

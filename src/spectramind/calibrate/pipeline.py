@@ -43,6 +43,7 @@ from spectramind.calibrate.steps import (
     flat,
     jitter,
     linearity,
+    locate,
     mask,
 )
 from spectramind.data import layout, reader
@@ -50,6 +51,8 @@ from spectramind.data.layout import AIRS, FGS, InstrumentLayout
 from spectramind.errors import DataFormatError
 
 log = logging.getLogger(__name__)
+
+AIRS_TO_FGS_CDS = 12  # FGS CDS frames per AIRS CDS frame (0.4 s vs 4.8 s)
 
 
 class StepTimer:
@@ -116,6 +119,7 @@ def static_masks(
 def bin_instrument(
     raw: np.ndarray,
     maps: reader.CalibrationMaps,
+    masks: tuple[np.ndarray, np.ndarray, np.ndarray],
     adc_info: reader.AdcInfo,
     read_dt: np.ndarray,
     n_bins: int,
@@ -127,8 +131,10 @@ def bin_instrument(
     """Phase 1 and 2 for one instrument.
 
     Args:
-        raw: (n_reads, rows * cols) uint16 raw reads of the cropped window.
-        maps: calibration maps cropped to the window, (rows, cols) / (6, rows, cols).
+        raw: (n_reads, rows * cols) uint16 raw reads of the selected pixels.
+        maps: calibration maps of the selected pixels, (rows, cols) / (6, rows, cols).
+        masks: (bad, flat_invalid, inverse flat) of the selected pixels (:func:`static_masks`
+            on the whole crop window, then selected), each (rows, cols).
         read_dt: (n_reads,) dark exposure per read [s].
         n_bins: time bins to produce; size: CDS frames per bin.
         where: the calibration folder, for messages.
@@ -136,8 +142,7 @@ def bin_instrument(
     rows, cols = maps.dark.shape
     n_pix = rows * cols
     dtype = np.dtype(cfg.dtype)
-    with timer("mask"):
-        bad, invalid, inv_flat = static_masks(maps, cfg, where)
+    bad, invalid, inv_flat = masks
     inv_flat = inv_flat.reshape(n_pix)
     dark_map = maps.dark.reshape(n_pix)
     coeffs = maps.linear_corr.reshape(maps.linear_corr.shape[0], n_pix).astype(dtype)
@@ -281,14 +286,118 @@ def _crop_maps(maps: reader.CalibrationMaps, win: crop.Window) -> reader.Calibra
     )
 
 
-def _aperture(win: crop.Window, rows: tuple[int, int], cols: tuple[int, int]) -> np.ndarray:
-    """(win rows, win cols) bool of the detector window [rows) x [cols) inside ``win``."""
-    ap = np.zeros(win.shape, dtype=bool)
-    ap[rows[0] - win.row0 : rows[1] - win.row0, cols[0] - win.col0 : cols[1] - win.col0] = True
-    return ap
+@dataclass(frozen=True)
+class Selection:
+    """The pixels read for one instrument and what each is used for.
+
+    rows, cols: detector rows / columns read (sorted 1-D int arrays); the read pixels are their
+        outer product, row-major.
+    aperture: (len(rows), len(cols)) bool extraction pixels (a contiguous box).
+    background: (len(rows), len(cols)) bool background pixels (may be all False).
+    geometry: what was located (or fixed) and any problems found.
+    """
+
+    rows: np.ndarray
+    cols: np.ndarray
+    aperture: np.ndarray
+    background: np.ndarray
+    geometry: locate.Geometry
+
+    @property
+    def aperture_slices(self) -> tuple[slice, slice]:
+        r = np.nonzero(self.aperture.any(axis=1))[0]
+        c = np.nonzero(self.aperture.any(axis=0))[0]
+        return slice(r[0], r[-1] + 1), slice(c[0], c[-1] + 1)
 
 
-def _step_records(cfg: CalibrationConfig, visit: int) -> list[dict[str, Any]]:
+def _expand_ranges(ranges: tuple[tuple[int, int], ...]) -> tuple[int, ...]:
+    return tuple(sorted({r for r0, r1 in ranges for r in range(r0, r1)}))
+
+
+def _probe_image(
+    path: Path, inst: InstrumentLayout, win: crop.Window, bad: np.ndarray, cfg: CalibrationConfig
+) -> np.ndarray:
+    """Median CDS image (win rows, win cols) of the first frames of the visit."""
+    n_cds = cfg.params("locate").probe_cds * (1 if inst is AIRS else AIRS_TO_FGS_CDS)
+    probe = reader.read_signal(path, inst, crop.pixel_index(inst, win), max_frames=2 * n_cds)
+    return locate.median_cds_image(probe, win.shape, bad)
+
+
+def select_airs(path: Path, win: crop.Window, bad: np.ndarray, cfg: CalibrationConfig) -> Selection:
+    """Trace and background rows of AIRS (located in the data unless fixed by config)."""
+    ep, gp, lp = cfg.params("extract"), cfg.params("background"), cfg.params("locate")
+    want_bg = cfg.runs("background")
+    fixed_bg = None if gp.airs_rows is None else _expand_ranges(gp.airs_rows)
+    if cfg.runs("locate") and (ep.airs_rows is None or (want_bg and fixed_bg is None)):
+        image = _probe_image(path, AIRS, win, bad, cfg)
+        geo = locate.airs_geometry(image, win.row0, (win.col0, win.col1), lp, want_bg)
+    else:
+        geo = locate.Geometry(rows=ep.airs_rows, cols=(win.col0, win.col1))
+    if ep.airs_rows is not None:
+        geo.rows, geo.source["rows"] = ep.airs_rows, "config"
+        t0, t1, gap = ep.airs_rows[0], ep.airs_rows[1], lp.airs_background_gap
+        geo.background_rows = tuple(r for r in geo.background_rows if r < t0 - gap or r >= t1 + gap)
+    if fixed_bg is not None:
+        geo.background_rows = tuple(r for r in fixed_bg if win.row0 <= r < win.row1)
+        geo.source["background_rows"] = "config"
+    if not want_bg:
+        geo.background_rows = ()
+    trace = set(range(*geo.rows))
+    rows = np.array(sorted(trace | set(geo.background_rows)), dtype=np.int64)
+    cols = np.arange(win.col0, win.col1)
+    in_trace = np.isin(rows, list(trace))
+    aperture = np.repeat(in_trace[:, None], cols.size, axis=1)
+    bg_mask = np.repeat(np.isin(rows, geo.background_rows)[:, None], cols.size, axis=1)
+    if want_bg and not bg_mask.any():
+        geo.problems.append("no AIRS background rows: background not subtracted")
+    return Selection(rows, cols, aperture, bg_mask, geo)
+
+
+def select_fgs(path: Path, win: crop.Window, bad: np.ndarray, cfg: CalibrationConfig) -> Selection:
+    """FGS aperture (located in the data unless fixed) and the read window around it."""
+    ep, gp, lp = cfg.params("extract"), cfg.params("background"), cfg.params("locate")
+    want_bg = cfg.runs("background")
+    if cfg.runs("locate") and (ep.fgs_rows is None or ep.fgs_cols is None):
+        geo = locate.fgs_geometry(_probe_image(path, FGS, win, bad, cfg), (win.row0, win.col0), lp)
+    else:
+        geo = locate.Geometry(rows=ep.fgs_rows, cols=ep.fgs_cols)
+    for key in ("rows", "cols"):
+        fixed = getattr(ep, f"fgs_{key}")
+        if fixed is not None:
+            setattr(geo, key, fixed)
+            geo.source[key] = "config"
+    margin = lp.fgs_window_margin_px if want_bg else 0
+    rows = np.arange(max(win.row0, geo.rows[0] - margin), min(win.row1, geo.rows[1] + margin))
+    cols = np.arange(max(win.col0, geo.cols[0] - margin), min(win.col1, geo.cols[1] + margin))
+    aperture = np.zeros((rows.size, cols.size), dtype=bool)
+    ap_r = slice(geo.rows[0] - rows[0], geo.rows[1] - rows[0])
+    ap_c = slice(geo.cols[0] - cols[0], geo.cols[1] - cols[0])
+    aperture[ap_r, ap_c] = True
+    bg_mask = np.zeros_like(aperture)
+    if want_bg:
+        near = np.zeros_like(aperture)  # the aperture grown by 1 px: never background
+        near[max(ap_r.start - 1, 0) : ap_r.stop + 1, max(ap_c.start - 1, 0) : ap_c.stop + 1] = True
+        bg_mask = background.border_mask(aperture.shape, gp.fgs_border_px) & ~near
+        if not bg_mask.any():
+            geo.problems.append("no FGS background pixels: background not subtracted")
+    return Selection(rows, cols, aperture, bg_mask, geo)
+
+
+def _select_maps(maps: reader.CalibrationMaps, rows: np.ndarray, cols: np.ndarray):
+    """Calibration maps (already cropped to the window) at window-local rows x cols."""
+    ix = np.ix_(rows, cols)
+    return reader.CalibrationMaps(
+        dark=maps.dark[ix],
+        dead=maps.dead[ix],
+        flat=maps.flat[ix],
+        read=maps.read[ix],
+        linear_corr=np.ascontiguousarray(maps.linear_corr[:, rows][:, :, cols]),
+    )
+
+
+def _step_records(
+    cfg: CalibrationConfig, visit: int, geometry: dict[str, dict[str, Any]]
+) -> list[dict[str, Any]]:
     cal = {inst.name: layout.calibration_dir_name(inst, visit) for inst in (AIRS, FGS)}
 
     def maps(name: str) -> list[str]:
@@ -303,7 +412,7 @@ def _step_records(cfg: CalibrationConfig, visit: int) -> list[dict[str, Any]]:
         "bin": [layout.AXIS_INFO_PARQUET],
         "extract": maps("read") if cfg.params("extract").weights == "optimal" else [],
     }
-    return [
+    records = [
         {
             "name": name,
             "status": "SKIPPED" if cfg.steps[name].skip else "COMPLETE",
@@ -312,6 +421,11 @@ def _step_records(cfg: CalibrationConfig, visit: int) -> list[dict[str, Any]]:
         }
         for name in cfgmod.STEP_NAMES
     ]
+    # The geometry used (located or fixed) is recorded whether or not locate ran.
+    for record in records:
+        if record["name"] == "locate":
+            record["geometry"] = geometry
+    return records
 
 
 def _n_reads(path: Path, instrument: InstrumentLayout) -> int:
@@ -395,6 +509,7 @@ def calibrate_visit(
 
     binned: dict[str, BinnedInstrument] = {}
     read_maps: dict[str, np.ndarray] = {}
+    sel: dict[str, Selection] = {}
     for inst in (AIRS, FGS):
         win = wins[inst.name]
         where = str(
@@ -402,12 +517,28 @@ def calibrate_visit(
         )
         with timer("read"):
             maps = _crop_maps(reader.read_calibration(data_dir, split, planet_id, inst, visit), win)
-            raw = reader.read_signal(sig_paths[inst.name], inst, crop.pixel_index(inst, win))
+        with timer("mask"):
+            # On the whole crop window: the hot-pixel statistics do not depend on what is read.
+            bad, invalid, inv_flat = static_masks(maps, cfg, where)
+        with timer("locate"):
+            choose = select_airs if inst is AIRS else select_fgs
+            s_ = choose(sig_paths[inst.name], win, bad, cfg)
+        sel[inst.name] = s_
+        for problem in s_.geometry.problems:
+            log.warning("planet %s visit %s %s: %s", planet_id, visit, inst.name, problem)
+        local = (s_.rows - win.row0, s_.cols - win.col0)
+        ix = np.ix_(*local)
+        with timer("read"):
+            raw = reader.read_signal(
+                sig_paths[inst.name], inst, crop.selection_index(inst, s_.rows, s_.cols)
+            )
         raw = raw[: n_bins * sizes[inst.name] * 2]
         log.debug("%s: %s reads x %d pixels", inst.name, raw.shape[0], raw.shape[1])
+        picked = _select_maps(maps, *local)
         binned[inst.name] = bin_instrument(
             raw,
-            maps,
+            picked,
+            (bad[ix], invalid[ix], inv_flat[ix]),
             adc_all[inst.name],
             read_dts[inst.name],
             n_bins,
@@ -416,62 +547,57 @@ def calibrate_visit(
             timer,
             where,
         )
-        read_maps[inst.name] = maps.read
+        read_maps[inst.name] = picked.read
         del raw
 
     # --- phase 3: per time bin -------------------------------------------------------------
-    wa, wf = wins[AIRS.name], wins[FGS.name]
-    ap_airs = _aperture(wa, ep.airs_rows, (wa.col0, wa.col1))
-    ap_fgs = _aperture(wf, ep.fgs_rows, ep.fgs_cols)
+    sa, sf = sel[AIRS.name], sel[FGS.name]
     pdir = layout.planet_dir(data_dir, split, planet_id)
     with timer("mask"):
         filled_airs = fill_bad(
-            binned[AIRS.name], ap_airs, cfg, str(pdir / sig_paths[AIRS.name].name)
+            binned[AIRS.name], sa.aperture, cfg, str(pdir / sig_paths[AIRS.name].name)
         )
-        filled_fgs = fill_bad(binned[FGS.name], ap_fgs, cfg, str(pdir / sig_paths[FGS.name].name))
+        filled_fgs = fill_bad(
+            binned[FGS.name], sf.aperture, cfg, str(pdir / sig_paths[FGS.name].name)
+        )
     airs_cube, fgs_cube = binned[AIRS.name].cube, binned[FGS.name].cube
     if cfg.runs("background"):
         with timer("background"):
             gp = cfg.params("background")
-            rows = np.zeros(wa.shape[0], dtype=bool)
-            for r0, r1 in gp.airs_rows:
-                rows[max(r0, wa.row0) - wa.row0 : max(min(r1, wa.row1) - wa.row0, 0)] = True
-            if not rows.any():
-                raise DataFormatError(
-                    f"{pdir}: background rows {gp.airs_rows} lie outside the AIRS crop "
-                    f"{cp.airs_rows}"
-                )
-            level = background.airs_level(airs_cube, rows, gp.airs_per_column)
-            airs_cube -= background.over_time(level, gp.time)
-            level = background.fgs_level(
-                fgs_cube, background.border_mask(wf.shape, gp.fgs_border_px)
-            )
-            fgs_cube -= background.over_time(level, gp.time)
-    trace = airs_cube[:, ep.airs_rows[0] - wa.row0 : ep.airs_rows[1] - wa.row0, :]
-    fgs_ap = fgs_cube[
-        :,
-        ep.fgs_rows[0] - wf.row0 : ep.fgs_rows[1] - wf.row0,
-        ep.fgs_cols[0] - wf.col0 : ep.fgs_cols[1] - wf.col0,
-    ]
+            bg_rows = sa.background.any(axis=1)
+            if bg_rows.any():
+                level = background.airs_level(airs_cube, bg_rows, gp.airs_per_column)
+                airs_cube -= background.over_time(level, gp.time)
+            if sf.background.any():
+                level = background.fgs_level(fgs_cube, sf.background)
+                fgs_cube -= background.over_time(level, gp.time)
+    ar, _ = sa.aperture_slices
+    trace = airs_cube[:, ar, :]
+    trace_row0 = int(sa.rows[ar.start])
+    fr, fc = sf.aperture_slices
+    fgs_ap = fgs_cube[:, fr, fc]
     regressor_names: list[str] = []
     regressors = np.zeros((n_bins, 0))
     if cfg.runs("jitter"):
         with timer("jitter"):
             fx, fy = jitter.centroid(fgs_ap)
-            ty, tw = jitter.trace_position(trace, ep.airs_rows[0])
-            regressors = np.column_stack([fx + ep.fgs_cols[0], fy + ep.fgs_rows[0], ty, tw])
+            ty, tw = jitter.trace_position(trace, trace_row0)
+            regressors = np.column_stack([fx + sf.cols[fc.start], fy + sf.rows[fr.start], ty, tw])
             regressor_names = list(jitter.REGRESSOR_NAMES)
     with timer("extract"):
         weights = None
         if ep.weights == "optimal":
-            read_trace = read_maps[AIRS.name][ep.airs_rows[0] - wa.row0 : ep.airs_rows[1] - wa.row0]
-            weights = extract.optimal_weights(trace.mean(axis=0), read_trace)
+            weights = extract.optimal_weights(trace.mean(axis=0), read_maps[AIRS.name][ar])
         airs_flux = extract.extract(trace, weights)  # (n_bins, cols) descending wavelength
         fgs_flux = extract.white(fgs_ap)
         flux = np.column_stack([fgs_flux, airs_flux[:, ::-1]])
         flux_err = point_to_point_error(flux)
-    q_airs = _quality(binned[AIRS.name], ap_airs, filled_airs, cfg)
-    q_fgs = np.bitwise_or.reduce(_quality(binned[FGS.name], ap_fgs, filled_fgs, cfg))
+    q_airs = _quality(binned[AIRS.name], sa.aperture, filled_airs, cfg)
+    q_fgs = np.bitwise_or.reduce(_quality(binned[FGS.name], sf.aperture, filled_fgs, cfg))
+    if sa.geometry.problems:
+        q_airs |= np.uint16(Quality.GEOMETRY)
+    if sf.geometry.problems:
+        q_fgs |= np.uint16(Quality.GEOMETRY)
     quality = np.concatenate([[q_fgs], q_airs[::-1]]).astype(np.uint16)
     if not np.all(np.isfinite(flux)):
         raise DataFormatError(f"{pdir}: calibration produced non-finite flux (visit {visit})")
@@ -496,7 +622,9 @@ def calibrate_visit(
             "CDS frames of a bin"
         ),
         "regressor_names": regressor_names,
-        "steps": _step_records(cfg, visit),
+        "steps": _step_records(
+            cfg, visit, {AIRS.name: sa.geometry.record(), FGS.name: sf.geometry.record()}
+        ),
         "spectramind_version": __version__,
     }
     return CalibratedVisit(time_h, flux, flux_err, quality, regressors, meta)

@@ -34,6 +34,7 @@ class Quality(IntFlag):
     COSMIC_MANY = 8  # more than cosmic.max_flagged_fraction of pixel-frames rejected
     BIN_EMPTY = 16  # an extraction pixel had a time bin with no good frame (filled)
     ROW_FILLED = 32  # a masked pixel's whole row was masked: filled across rows instead
+    GEOMETRY = 64  # trace / PSF location looked odd (see the locate step record): fallback used
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default="all",
         help="all planets with fit files (default) or the checkpoint's hold-out planets",
     )
+    parser.add_argument(
+        "--device",
+        choices=("auto", "cpu", "cuda"),
+        default="auto",
+        help="auto (default): CUDA when torch sees a GPU, else CPU; recorded in the manifest",
+    )
     parser.set_defaults(func=run)
 
 
@@ -34,5 +40,5 @@ def run(args: argparse.Namespace) -> int:
     from spectramind.repro.determinism import set_deterministic
 
     set_deterministic(0)  # inference draws no random numbers; this pins threads and kernels
-    run_predict(args.ckpt, feature_paths(args), args.star_info, args.out, args.planets)
+    run_predict(args.ckpt, feature_paths(args), args.star_info, args.out, args.planets, args.device)
     return 0

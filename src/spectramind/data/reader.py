@@ -3,8 +3,9 @@
 Every function validates as it reads and raises :class:`~spectramind.errors.DataFormatError`
 with a one-line message naming the path, what was expected and what was found.
 
-Signals are read straight from parquet into one preallocated uint16 array per file, column by
-column, so a 256 MB AIRS file costs about 256 MB (plus one column) — never pandas objects.
+Signals are read straight from parquet into one preallocated uint16 array per file, in blocks of
+row groups of at most ``_READ_BLOCK_BYTES`` of Arrow data, so a 256 MB AIRS file costs about
+256 MB plus one block — never pandas objects.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from spectramind.errors import DataFormatError
 
 log = logging.getLogger(__name__)
 
-_READ_BLOCK_BYTES = 32 * 2**20  # Arrow data held at once while reading a signal
+_READ_BLOCK_BYTES = 64 * 2**20  # Arrow data held at once while reading a signal
 
 
 @dataclass(frozen=True)
@@ -158,6 +159,7 @@ def read_signal(
     path: Path | str,
     instrument: InstrumentLayout,
     pixel_index: Sequence[int] | np.ndarray | None = None,
+    max_frames: int | None = None,
 ) -> np.ndarray:
     """Read a raw signal file as uint16.
 
@@ -166,6 +168,8 @@ def read_signal(
         instrument: :data:`layout.AIRS` or :data:`layout.FGS`.
         pixel_index: flat pixel indices (row * cols + col) to read, in this order; ``None`` reads
             all pixels. Columns are selected positionally (names are undocumented).
+        max_frames: read only the first ``max_frames`` frames (rounded down to an even number,
+            at least 2); ``None`` reads all. Only the pages needed are decoded.
 
     Returns:
         ``(frames, rows, cols)`` uint16 when reading all pixels, else
@@ -191,41 +195,93 @@ def read_signal(
         columns = np.asarray(pixel_index, dtype=np.int64)
         if columns.ndim != 1 or columns.size == 0 or columns.min() < 0 or columns.max() >= n_cols:
             raise DataFormatError(f"{path}: pixel selection out of range 0..{n_cols - 1}")
-    names = pfile.schema_arrow.names
     for field in pfile.schema_arrow:
         if not pa.types.is_uint16(field.type):
             raise DataFormatError(
                 f"{path}: expected uint16 pixel columns, found {field.type} "
                 f"in column {field.name!r}"
             )
-    out = np.empty((n_frames, columns.size), dtype=np.uint16)
-    # Row group by row group, in column blocks of at most _READ_BLOCK_BYTES of Arrow data, each
-    # copied into the preallocated array: transient memory is one block, whatever the file's
-    # row-group layout (the real files' layout is undocumented).
-    row = 0
-    for group in range(pfile.metadata.num_row_groups):
-        group_rows = pfile.metadata.row_group(group).num_rows
-        block = max(1, _READ_BLOCK_BYTES // max(1, 2 * group_rows))
-        for start in range(0, columns.size, block):
-            sel = columns[start : start + block]
-            table = pfile.read_row_group(group, columns=[names[i] for i in sel], use_threads=True)
-            for j, column in enumerate(table.columns):
-                if column.null_count:
-                    raise DataFormatError(
-                        f"{path}: expected no missing values, found {column.null_count} in "
-                        f"column {names[sel[j]]!r}"
-                    )
-                offset = row
-                for chunk in column.chunks:
-                    out[offset : offset + len(chunk), start + j] = chunk.to_numpy(
-                        zero_copy_only=False
-                    )
-                    offset += len(chunk)
-            del table
-        row += group_rows
+    # Parquet decodes each column chunk once: read the distinct columns in file order, then put
+    # them in the caller's order (a copy, only when that order differs).
+    unique, inverse = np.unique(columns, return_inverse=True)
+    if max_frames is not None:
+        n_out = min(n_frames, max(2, 2 * (int(max_frames) // 2)))
+        batches = pfile.iter_batches(
+            batch_size=n_out,
+            columns=[pfile.schema_arrow.names[i] for i in unique],
+            use_threads=True,
+        )
+        out = np.empty((n_out, unique.size), dtype=np.uint16)
+        _copy_block(pa.Table.from_batches([next(batches)]), out, 0, unique, path)
+    else:
+        out = np.empty((n_frames, unique.size), dtype=np.uint16)
+        for row, groups, col_block in _read_plan(pfile.metadata, unique.size):
+            for start in range(0, unique.size, col_block):
+                sel = unique[start : start + col_block]
+                # One reader call per block of row groups: the per-call set-up costs about as
+                # much as the decoding, so reading group by group is several times slower.
+                table = pfile.reader.read_row_groups(
+                    groups, column_indices=[int(i) for i in sel], use_threads=True
+                )
+                _copy_block(table, out[:, start : start + sel.size], row, sel, path)
+                del table
+    if not np.array_equal(unique, columns):
+        out = out[:, inverse]
     if pixel_index is None:
-        return out.reshape(n_frames, instrument.rows, instrument.cols)
+        return out.reshape(out.shape[0], instrument.rows, instrument.cols)
     return out
+
+
+def _read_plan(metadata: pq.FileMetaData, n_columns: int) -> list[tuple[int, list[int], int]]:
+    """(first row, row groups, columns per call) of each block of reader calls.
+
+    Consecutive row groups are read together while their Arrow data stay within
+    ``_READ_BLOCK_BYTES``; a row group larger than that is read alone, in column blocks. So the
+    transient memory is about one block whatever the file's row-group layout (the real files'
+    layout is undocumented).
+    """
+    plan: list[tuple[int, list[int], int]] = []
+    row, groups, group_rows = 0, [], 0
+
+    def close() -> None:
+        col_block = max(1, min(n_columns, _READ_BLOCK_BYTES // max(1, 2 * group_rows)))
+        plan.append((row, groups, col_block))
+
+    for g in range(metadata.num_row_groups):
+        n = metadata.row_group(g).num_rows
+        if groups and 2 * (group_rows + n) * n_columns > _READ_BLOCK_BYTES:
+            close()
+            row, groups, group_rows = row + group_rows, [], 0
+        groups.append(g)
+        group_rows += n
+    if groups:
+        close()
+    return plan
+
+
+def _copy_block(
+    table: pa.Table,
+    out: np.ndarray,
+    row: int,
+    columns: np.ndarray,
+    path: Path,
+) -> None:
+    """Copy a table of uint16 columns into ``out[row : row + table.num_rows]``.
+
+    ``columns`` are the file column indices of the table's columns (for messages).
+    """
+    for j, column in enumerate(table.columns):
+        if column.null_count:
+            raise DataFormatError(
+                f"{path}: expected no missing values, found {column.null_count} in "
+                f"column {table.column_names[j]!r} (index {int(columns[j])})"
+            )
+    for batch in table.to_batches():
+        n = batch.num_rows
+        # to_tensor fills a row-major (rows, columns) buffer in C++: no per-column Python work.
+        block = np.asarray(batch.to_tensor(row_major=True))
+        out[row : row + n] = block
+        row += n
 
 
 def _read_map(path: Path, instrument: InstrumentLayout, name: str) -> np.ndarray:

@@ -14,7 +14,7 @@ from spectramind.errors import DataFormatError
 from spectramind.io import save_arrays
 from spectramind.model.data import DEPTH_UNIT, PlanetTable
 from spectramind.model.net import SpectralCorrector
-from spectramind.model.train import CHECKPOINT_FORMAT
+from spectramind.model.train import CHECKPOINT_FORMAT, select_device
 from spectramind.repro.hashing import sha256_file
 
 log = logging.getLogger(__name__)
@@ -72,22 +72,29 @@ def select_planets(checkpoint: dict, table: PlanetTable, planets: str) -> Planet
 
 
 @torch.no_grad()
-def predict(checkpoint: dict, table: PlanetTable) -> tuple[np.ndarray, np.ndarray]:
-    """mu, sigma (n, W) float64 in (Rp/Rs)^2 on CPU; mu >= 0, sigma > 0, both finite."""
+def predict(
+    checkpoint: dict, table: PlanetTable, device: str = "auto"
+) -> tuple[np.ndarray, np.ndarray]:
+    """mu, sigma (n, W) float64 in (Rp/Rs)^2 as NumPy arrays; mu >= 0, sigma > 0, both finite.
+
+    ``device``: auto (CUDA when torch sees a GPU, else CPU), cpu or cuda; chosen and recorded
+    by :func:`spectramind.model.train.select_device`, as in training.
+    """
     expected = checkpoint["normalisation"]["input_names"]
     if table.input_names != expected:
         raise DataFormatError(
             f"fit files give {len(table.input_names)} inputs, the checkpoint was trained on "
             f"{len(expected)} ({expected[:3]}...)"
         )
-    model = model_from_checkpoint(checkpoint)
+    torch_device = select_device(device)
+    model = model_from_checkpoint(checkpoint).to(torch_device)
 
     def as_tensor(values: np.ndarray) -> torch.Tensor:
-        return torch.as_tensor(values, dtype=torch.float32)
+        return torch.as_tensor(values, dtype=torch.float32, device=torch_device)
 
     mu, sigma = model(as_tensor(table.inputs), as_tensor(table.depth), as_tensor(table.depth_err))
-    mu = np.clip(mu.double().numpy() / DEPTH_UNIT, 0.0, None)  # (n, W)
-    sigma = sigma.double().numpy() / DEPTH_UNIT  # (n, W)
+    mu = np.clip(mu.double().cpu().numpy() / DEPTH_UNIT, 0.0, None)  # (n, W)
+    sigma = sigma.double().cpu().numpy() / DEPTH_UNIT  # (n, W)
     if not (np.all(np.isfinite(mu)) and np.all(np.isfinite(sigma)) and np.all(sigma > 0)):
         raise DataFormatError("the model produced non-finite or non-positive predictions")
     return mu, sigma
@@ -122,13 +129,14 @@ def run_predict(
     star_info_path: Path | str,
     out: Path | str,
     planets: str = "all",
+    device: str = "auto",
 ) -> int:
-    """Load, select, predict, write; returns the number of planets written."""
+    """Load, select, predict (on ``device``), write; returns the number of planets written."""
     from spectramind.model.data import load_planets
 
     checkpoint = load_checkpoint(checkpoint_path)
     table = select_planets(checkpoint, load_planets(feature_paths, star_info_path), planets)
-    mu, sigma = predict(checkpoint, table)
+    mu, sigma = predict(checkpoint, table, device)
     write_predictions(out, table.planet_id, mu, sigma, checkpoint_path, planets)
     log.info("wrote predictions for %d planets to %s", len(table.planet_id), out)
     return len(table.planet_id)

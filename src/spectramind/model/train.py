@@ -31,6 +31,7 @@ from spectramind.model.data import (
 )
 from spectramind.model.net import SpectralCorrector, gaussian_nll
 from spectramind.repro.determinism import set_deterministic
+from spectramind.repro.manifest import record_device
 
 log = logging.getLogger(__name__)
 
@@ -47,12 +48,22 @@ def lr_at(it: int, max_iters: int, warmup_iters: int, lr: float, min_lr: float) 
 
 
 def select_device(name: str) -> torch.device:
-    """``auto``: CUDA when available; ``cuda`` without a GPU is a configuration error."""
+    """The torch device of a train/predict run, also written to its manifest record.
+
+    ``auto``: CUDA when torch sees a GPU, else CPU. Torch decides, not the environment: a SLURM
+    job with a GPU gres has ``CUDA_VISIBLE_DEVICES`` set, but with a CPU-only torch build or no
+    real device behind it (a fake test gres) ``torch.cuda.is_available()`` is False and the run
+    falls back to CPU (and records ``device.type == "cpu"``). ``cuda`` without a GPU is a
+    configuration error. The one code path for ``spectramind train`` and ``spectramind predict``.
+    """
     if name == "cuda" and not torch.cuda.is_available():
         raise ConfigError("train.device is 'cuda' but torch sees no CUDA device")
     if name == "cpu" or not torch.cuda.is_available():
-        return torch.device("cpu")
-    return torch.device("cuda")
+        device = torch.device("cpu")
+    else:
+        device = torch.device("cuda")
+    record_device(device)  # no-op outside `spectramind run-stage`
+    return device
 
 
 def _tensors(table: PlanetTable, device: torch.device) -> dict[str, torch.Tensor]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,7 @@ from spectramind.physics.lightcurves import VisitLightCurves, drift_basis, valid
 from spectramind.physics.spectrum import (
     fit_binned_limb_darkening,
     fit_channel_depths,
+    smooth_drift,
     smooth_limb_darkening,
 )
 from spectramind.physics.transit import (
@@ -110,6 +111,10 @@ class FitConfig:
     gn_iterations: int = 8
     min_detection_snr: float = 7.0
     bad_quality_bits: int = 0xFFFF
+    # AIRS drift smooth in wavelength: per-channel drift coefficients are replaced by a
+    # polynomial of this degree in wavelength and the depths refitted with only a per-channel
+    # normalisation free; -1 keeps an independent drift per channel.
+    drift_wavelength_degree: int = 1
 
 
 @dataclass(frozen=True)
@@ -339,6 +344,10 @@ def _fit_visit(
         depth_init,
         iterations=config.gn_iterations,
     )
+    if config.drift_wavelength_degree >= 0 and channels.drift_coef is not None:
+        channels = _refit_with_smooth_drift(
+            curve, lc, valid, basis, u1, u2, channels, wavelengths, config
+        )
     depth = np.where(channels.ok, channels.depth, np.nan)
     err = np.where(channels.ok, channels.depth_err, np.nan)
     bad = ~channels.ok
@@ -393,6 +402,45 @@ def _fit_visit(
         },
         diagnostics=diagnostics,
     )
+
+
+def _refit_with_smooth_drift(curve, lc, valid, basis, u1, u2, channels, wavelengths, config):
+    """AIRS depths refitted with the drift smooth in wavelength (see :func:`smooth_drift`).
+
+    FGS1 (column 0) keeps its own free drift. Channels whose refit fails keep the first fit.
+    """
+    airs = slice(1, None)
+    ok = channels.ok[airs]
+    weight = np.where(ok, 1.0 / np.where(ok, channels.depth_err[airs], 1.0) ** 2, 0.0)
+    drift = smooth_drift(
+        basis,
+        channels.drift_coef[airs],
+        weight,
+        wavelengths[airs],
+        config.drift_wavelength_degree,
+    )  # (n, 282)
+    if not np.all(np.isfinite(drift)) or np.any(drift <= 0):
+        return channels
+    refit = fit_channel_depths(
+        curve,
+        lc.flux[:, airs] / drift,
+        lc.flux_err[:, airs] / drift,
+        valid[:, airs],
+        basis[:, :1],
+        u1[airs],
+        u2[airs],
+        channels.depth[airs],
+        iterations=config.gn_iterations,
+    )
+    use = refit.ok
+    merged = {}
+    for name in ("depth", "depth_err", "chi2_red", "residual_ppm"):
+        values = getattr(channels, name).copy()
+        values[1:] = np.where(use, getattr(refit, name), values[1:])
+        merged[name] = values
+    ok_all = channels.ok.copy()
+    ok_all[1:] = channels.ok[1:] | use
+    return replace(channels, **merged, ok=ok_all)
 
 
 def combine_visits(fits: Sequence[VisitFit]) -> tuple[np.ndarray, np.ndarray, float]:

@@ -77,6 +77,8 @@ class ChannelDepths:
     chi2_red: np.ndarray
     residual_ppm: np.ndarray
     ok: np.ndarray
+    # (m, p) drift coefficients of the normalised flux (basis @ coef[j] multiplies channel j)
+    drift_coef: np.ndarray | None = None
 
 
 def fit_binned_limb_darkening(
@@ -242,4 +244,43 @@ def fit_channel_depths(
         rms = np.sqrt(np.sum(np.where(w > 0, resid * resid, 0.0), axis=1) / np.maximum(n_valid, 1))
     ok = usable & np.isfinite(depth) & np.isfinite(depth_err) & (depth_err > 0)
     ok &= (depth > 10 * MIN_DEPTH) & (depth < 0.25)
-    return ChannelDepths(depth, depth_err, chi2_red, rms * 1e6, ok)
+    return ChannelDepths(depth, depth_err, chi2_red, rms * 1e6, ok, coef)
+
+
+def smooth_drift(
+    basis: np.ndarray,
+    coef: np.ndarray,
+    weight: np.ndarray,
+    wavelength_um: np.ndarray,
+    degree: int,
+) -> np.ndarray:
+    """Per-channel drift curves (n, m) with the relative drift smooth (polynomial) in wavelength.
+
+    The gain drift of the instrument and the jitter loss are low-order in time x wavelength
+    (FORMAT.md sections 7-8), so fitting them freely per channel spends ``p - 1`` parameters of
+    every channel on noise (and those parameters are degenerate with the depth when the
+    out-of-transit baseline is short). Here each relative drift coefficient
+    ``coef[j, k] / coef[j, 0]`` (k >= 1) is replaced by a weighted polynomial of degree
+    ``degree`` in wavelength fitted through all channels (weights ``weight`` (m,), zero for
+    channels to ignore); the result is ``1 + sum_k r_k(lambda_j) basis[:, k]``.
+
+    Args:
+        basis: (n, p) drift basis whose column 0 is the constant.
+        coef: (m, p) per-channel coefficients from :func:`fit_channel_depths`.
+        weight: (m,) fit weights (e.g. 1 / depth_err^2).
+        wavelength_um: (m,) channel wavelengths.
+    """
+    with np.errstate(all="ignore"):
+        rel = coef[:, 1:] / coef[:, :1]  # (m, p - 1)
+    good = (weight > 0) & np.all(np.isfinite(rel), axis=1) & np.isfinite(wavelength_um)
+    if good.sum() <= degree + 1:
+        return np.ones((basis.shape[0], coef.shape[0]))
+    center = float(np.mean(wavelength_um[good]))
+    scale = float(np.ptp(wavelength_um[good]) / 2) or 1.0
+    x = (wavelength_um - center) / scale
+    smooth = np.empty_like(rel)
+    sw = np.sqrt(weight[good])
+    for k in range(rel.shape[1]):
+        c = np.polynomial.polynomial.polyfit(x[good], rel[good, k], degree, w=sw)
+        smooth[:, k] = np.polynomial.polynomial.polyval(x, c)
+    return 1.0 + basis[:, 1:] @ smooth.T  # (n, m)

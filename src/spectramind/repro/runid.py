@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from spectramind.errors import ConfigError
-from spectramind.repro.manifest import ENV_MANIFEST
 from spectramind.repro.hashing import sha256_file
+from spectramind.repro.manifest import ENV_MANIFEST
 from spectramind.repro.snapshot import freeze_config, snapshot_path
 
 log = logging.getLogger(__name__)

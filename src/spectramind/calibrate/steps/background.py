@@ -19,9 +19,13 @@ NAME = "background"
 
 @dataclass(frozen=True)
 class Params:
-    airs_rows: tuple[tuple[int, int], ...] = ((0, 5), (27, 32))  # detector rows [start, stop)
+    # AIRS background rows, [start, stop) ranges of detector rows; None = located in the data
+    # (rows where the trace profile is faint, see :mod:`.locate`).
+    airs_rows: tuple[tuple[int, int], ...] | None = None
     airs_per_column: bool = False  # one level per column instead of one per bin
-    fgs_border_px: int = 3  # width of the FGS window border used as background [pixel]
+    # Width of the FGS read-window border used as background [pixel]; pixels next to the
+    # aperture (1 px) are never used.
+    fgs_border_px: int = 3
     time: str = "constant"  # "constant" (one level per visit) or "per_bin"
 
 

@@ -19,12 +19,13 @@ NAME = "crop"
 
 @dataclass(frozen=True)
 class Params:
-    airs_rows: tuple[int, int] = (0, 32)  # [start, stop) spatial rows kept [pixel]
-    airs_cols: tuple[int, int] = (AIRS_CROP.start, AIRS_CROP.stop)  # spectral columns [pixel]
-    # FGS: the PSF (sigma ~1.1..1.5 px) sits at the frame centre; 4:28 keeps >= 9 px of
-    # background border around the aperture and skips 44% of the FGS columns.
-    fgs_rows: tuple[int, int] = (4, 28)  # [pixel]
-    fgs_cols: tuple[int, int] = (4, 28)  # [pixel]
+    # The detector region considered [start, stop) [pixel]: calibration-map statistics (the
+    # hot-pixel clip) and the search for the trace / PSF use all of it; only the trace,
+    # aperture and background pixels inside it are read (see :mod:`.locate`).
+    airs_rows: tuple[int, int] = (0, 32)  # spatial rows
+    airs_cols: tuple[int, int] = (AIRS_CROP.start, AIRS_CROP.stop)  # spectral columns
+    fgs_rows: tuple[int, int] = (0, 32)
+    fgs_cols: tuple[int, int] = (0, 32)
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,11 @@ def pixel_index(instrument: InstrumentLayout, win: Window) -> np.ndarray:
     rows = np.arange(win.row0, win.row1)[:, None]
     cols = np.arange(win.col0, win.col1)[None, :]
     return (rows * instrument.cols + cols).ravel().astype(np.int64)
+
+
+def selection_index(instrument: InstrumentLayout, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Flat pixel indices of detector ``rows`` x ``cols`` (1-D int arrays), row-major."""
+    return (np.asarray(rows)[:, None] * instrument.cols + np.asarray(cols)[None, :]).ravel()
 
 
 def crop_map(detector_map: np.ndarray, win: Window) -> np.ndarray:

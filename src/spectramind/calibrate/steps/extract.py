@@ -18,12 +18,11 @@ NAME = "extract"
 
 @dataclass(frozen=True)
 class Params:
-    airs_rows: tuple[int, int] = (10, 22)  # detector rows of the trace [start, stop)
+    # None = located in each visit's data (see :mod:`.locate`); a value fixes it.
+    airs_rows: tuple[int, int] | None = None  # detector rows of the trace [start, stop)
     weights: str = "uniform"  # "uniform" or "optimal"
-    # FGS aperture: 14 x 14 px around the frame centre (+-7 px, > 4.5 PSF sigma); a larger
-    # aperture only adds read noise.
-    fgs_rows: tuple[int, int] = (9, 23)  # FGS aperture rows [start, stop) (detector rows)
-    fgs_cols: tuple[int, int] = (9, 23)  # FGS aperture columns
+    fgs_rows: tuple[int, int] | None = None  # FGS aperture rows [start, stop) (detector rows)
+    fgs_cols: tuple[int, int] | None = None  # FGS aperture columns [start, stop)
 
 
 def optimal_weights(mean_image: np.ndarray, read_noise: np.ndarray) -> np.ndarray:

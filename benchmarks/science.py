@@ -1,0 +1,351 @@
+"""Issue 4 science measurement: naive, public baseline, physics, physics + torch and the ceiling.
+
+One run simulates a dataset (train planets to learn from, test planets held out with known
+labels from the simulator's truth), calibrates every visit, fits every planet, trains the torch
+correction on the train planets and scores every approach on the held-out test planets with the
+exact competition metric. Intermediate products are cached in ``--work`` (simulated data,
+calibrated visits, fits per ``--fit-tag``, ceiling stds) so a re-run skips what is done.
+
+Usage::
+
+    OPENBLAS_NUM_THREADS=1 python benchmarks/science.py --work artifacts/science \\
+        --train 150 --test 50 --frames-scale 0.1 --workers 2
+
+Frame scale: every noise term per planet scales as 1/sqrt(frames); the ceiling is computed from
+the same simulated frames, so physics, model and ceiling are compared on the same data. 0.1
+(1124 AIRS / 13488 FGS frames per visit) keeps simulate + calibrate to ~3 s per planet.
+"""
+
+from __future__ import annotations
+
+import os
+
+for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_name, "1")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import logging  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from concurrent.futures import ProcessPoolExecutor  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+log = logging.getLogger("science")
+
+
+# --- stages (each cached) --------------------------------------------------------------------
+
+
+def simulate(args: argparse.Namespace, data: Path) -> None:
+    stamp = data.with_name(data.name + ".config.json")
+    want = {
+        "train": args.train,
+        "test": args.test,
+        "seed": args.seed,
+        "frames_scale": args.frames_scale,
+    }
+    if data.is_dir() and stamp.is_file() and json.loads(stamp.read_text()) == want:
+        log.info("simulate: cached %s", data)
+        return
+    if data.is_dir() and not stamp.is_file() and not args.overwrite:
+        # A dataset made by hand with the same command line: trust its planet counts.
+        from spectramind.data import reader
+
+        n = (
+            len(reader.discover_planets(data, "train")),
+            len(reader.discover_planets(data, "test")),
+        )
+        if n == (args.train, args.test):
+            stamp.write_text(json.dumps(want))
+            log.info("simulate: adopted existing %s", data)
+            return
+    from spectramind.simulate import SimulationConfig, simulate_dataset
+
+    start = time.perf_counter()
+    simulate_dataset(
+        data,
+        SimulationConfig(
+            n_train=args.train,
+            n_test=args.test,
+            seed=args.seed,
+            frames_scale=args.frames_scale,
+            workers=args.workers,
+        ),
+        overwrite=True,
+    )
+    stamp.write_text(json.dumps(want))
+    log.info("simulate: %.0f s", time.perf_counter() - start)
+
+
+def calibrate(args: argparse.Namespace, data: Path, out: Path) -> dict[str, float]:
+    """Calibrate every visit of both splits (one `spectramind calibrate` process per chunk)."""
+    from spectramind.data import reader
+
+    timing = {}
+    for split in ("train", "test"):
+        folder = out / split
+        folder.mkdir(parents=True, exist_ok=True)
+        todo = []
+        for pid in reader.discover_planets(data, split):
+            visits = reader.discover_visits(data, split, pid)
+            if not all((folder / f"{pid}_{v}.npz").is_file() for v in visits):
+                todo.append(pid)
+        if not todo:
+            continue
+        start = time.perf_counter()
+        chunks = [todo[k :: args.workers] for k in range(args.workers)]
+        procs = []
+        for chunk in chunks:
+            if not chunk:
+                continue
+            cmd = [sys.executable, "-m", "spectramind", "-q", "calibrate", "--data-dir", str(data)]
+            cmd += ["--split", split, "--out-dir", str(folder)]
+            for pid in chunk:
+                cmd += ["--planet", str(pid)]
+            procs.append(subprocess.Popen(cmd))
+        if any(p.wait() != 0 for p in procs):
+            raise SystemExit("calibrate failed")
+        timing[split] = (time.perf_counter() - start) * args.workers / len(todo)
+        log.info(
+            "calibrate %s: %d planets, %.2f s per planet-core", split, len(todo), timing[split]
+        )
+    return timing
+
+
+def _fit_one(job: tuple) -> tuple[int, float, bool]:
+    data, split, pid, paths, out = job
+    from spectramind.data import reader
+    from spectramind.physics.fit import fit_planet
+    from spectramind.physics.lightcurves import load_calibrated_visit
+
+    star = reader.read_star_info(data, split)[pid]
+    visits = [load_calibrated_visit(p) for p in paths]
+    start = time.perf_counter()
+    result = fit_planet(visits, star, planet_id=pid, split=split)
+    elapsed = time.perf_counter() - start
+    result.save(out)
+    return pid, elapsed, bool(result.meta["fallback"])
+
+
+def fit(args: argparse.Namespace, data: Path, cal: Path, out: Path) -> dict:
+    """Physics fit of every planet; per-planet fit times cached beside the fits."""
+    timings_path = out / "fit_times.json"
+    timings = json.loads(timings_path.read_text()) if timings_path.is_file() else {}
+    jobs = []
+    for split in ("train", "test"):
+        (out / split).mkdir(parents=True, exist_ok=True)
+        groups: dict[int, list[Path]] = {}
+        for path in sorted((cal / split).glob("*.npz")):
+            groups.setdefault(int(path.stem.split("_")[0]), []).append(path)
+        for pid, paths in groups.items():
+            target = out / split / f"{pid}.npz"
+            if not target.is_file():
+                jobs.append((str(data), split, pid, paths, target))
+    if jobs:
+        start = time.perf_counter()
+        with ProcessPoolExecutor(args.workers) as pool:
+            for pid, elapsed, fallback in pool.map(_fit_one, jobs, chunksize=4):
+                timings[str(pid)] = {"seconds": elapsed, "fallback": fallback}
+        timings_path.write_text(json.dumps(timings, indent=1))
+        log.info("fit: %d planets in %.0f s", len(jobs), time.perf_counter() - start)
+    return timings
+
+
+def _ceiling_one(job: tuple) -> tuple[np.ndarray, np.ndarray]:
+    from spectramind import ceiling
+
+    data, split, pid = job
+    return (
+        ceiling.planet_depth_std(data, split, pid, free_normalisation=True),
+        ceiling.planet_depth_std(data, split, pid, free_normalisation=False),
+    )
+
+
+def ceiling_std(args: argparse.Namespace, data: Path, ids: np.ndarray, out: Path) -> tuple:
+    path = out / "ceiling_std.npz"
+    if path.is_file():
+        cached = np.load(path)
+        if np.array_equal(cached["planet_id"], ids):
+            return cached["free"], cached["fixed"]
+    with ProcessPoolExecutor(args.workers) as pool:
+        rows = list(pool.map(_ceiling_one, [(str(data), "test", int(p)) for p in ids]))
+    free = np.stack([r[0] for r in rows])
+    fixed = np.stack([r[1] for r in rows])
+    np.savez(path, planet_id=ids, free=free, fixed=fixed)
+    return free, fixed
+
+
+# --- scoring -----------------------------------------------------------------------------------
+
+
+def _row(name: str, breakdown, extra: str = "") -> dict:
+    return {
+        "approach": name,
+        "score": breakdown.score,
+        "score_unclipped": breakdown.score_unclipped,
+        "fgs_score": breakdown.fgs_score,
+        "airs_score": breakdown.airs_score,
+        "z_rms": breakdown.z_rms,
+        "z_rms_fgs": breakdown.z_rms_fgs,
+        "z_rms_airs": breakdown.z_rms_airs,
+        "within_1sigma": breakdown.within_1sigma,
+        "note": extra,
+    }
+
+
+def markdown_table(rows: list[dict]) -> str:
+    lines = [
+        "| approach | score | FGS score | AIRS score | z RMS (all / FGS / AIRS) | within 1 sigma |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['approach']} | {r['score']:.4f} | {r['fgs_score']:.3f} | "
+            f"{r['airs_score']:.3f} | {r['z_rms']:.3f} / {r['z_rms_fgs']:.2f} / "
+            f"{r['z_rms_airs']:.3f} | {r['within_1sigma']:.3f} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--work", type=Path, default=Path("artifacts/science"))
+    parser.add_argument("--train", type=int, default=150)
+    parser.add_argument("--test", type=int, default=50)
+    parser.add_argument("--seed", type=int, default=2025)
+    parser.add_argument("--frames-scale", type=float, default=0.1)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--fit-tag", default="fits", help="fit cache folder name under --work")
+    parser.add_argument("--train-config", type=Path, help="YAML of TrainConfig fields")
+    parser.add_argument("--overwrite", action="store_true", help="re-simulate the dataset")
+    parser.add_argument("--out", type=Path, help="results JSON (default WORK/results-TAG.json)")
+    args = parser.parse_args()
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S"
+    )
+    work = args.work
+    work.mkdir(parents=True, exist_ok=True)
+    data = work / "data"
+    simulate(args, data)
+    cal_timing = calibrate(args, data, work / "calibrated")
+    fits_dir = work / args.fit_tag
+    fit_times = fit(args, data, work / "calibrated", fits_dir)
+
+    from spectramind import baselines, metric
+    from spectramind.commands.baseline import group_by_planet, time_scaled_config
+    from spectramind.model.config import load_config
+    from spectramind.model.data import DEPTH_UNIT, feature_files_in, load_planets, read_labels_csv
+    from spectramind.model.predict import predict
+    from spectramind.model.train import train
+    from spectramind.simulate import read_truth_csv
+
+    train_ids, train_labels = read_labels_csv(data / "train.csv")
+    test_ids, test_truth = read_truth_csv(data)
+    order = np.argsort(test_ids)
+    test_ids, test_truth = test_ids[order], test_truth[order]
+    naive = metric.NaiveReference.from_labels(train_labels)
+    rows = []
+
+    def score(name: str, mu: np.ndarray, sigma: np.ndarray, note: str = "") -> None:
+        b = metric.score_arrays(test_truth, mu, sigma, naive, test_ids, source=name)
+        rows.append(_row(name, b, note))
+        log.info("%-28s score %.4f  z_rms %.3f", name, b.score, b.z_rms)
+
+    n = len(test_ids)
+    score("naive", np.full((n, 283), naive.mean), np.full((n, 283), naive.sigma))
+
+    # Public baseline: scale and sigma calibrated on the train planets.
+    train_groups = group_by_planet([work / "calibrated" / "train"], [])
+    test_groups = group_by_planet([work / "calibrated" / "test"], [])
+    cfg = time_scaled_config(baselines.BaselineConfig(), train_groups)
+    fits = [baselines.planet_baseline(train_groups[int(p)], cfg, int(p)) for p in train_ids]
+    ok = [k for k, f in enumerate(fits) if not f.fallback]
+    scale, sigma = baselines.calibrate_baseline(
+        np.array([np.mean(fits[k].visit_depths) for k in ok]), train_labels[ok]
+    )
+    from dataclasses import replace
+
+    cfg = replace(cfg, depth_scale=scale, sigma=sigma)
+    _, mu, sg = baselines.predict_baseline({int(p): test_groups[int(p)] for p in test_ids}, cfg)
+    score("public baseline", mu, sg, f"scale {scale:.4f}, sigma {sigma:.3g}")
+
+    # Physics alone.
+    test_table = load_planets(feature_files_in(fits_dir / "test"), data / "test_star_info.csv")
+    assert np.array_equal(test_table.planet_id, test_ids)
+    score(
+        "physics (depth, depth_err)",
+        np.clip(test_table.depth / DEPTH_UNIT, 0, None),
+        test_table.depth_err / DEPTH_UNIT,
+    )
+
+    # Physics + torch.
+    train_table = load_planets(
+        feature_files_in(fits_dir / "train"), data / "train_star_info.csv", data / "train.csv"
+    )
+    tcfg = load_config(args.train_config, {"device": "cpu"})
+    start = time.perf_counter()
+    checkpoint = train(tcfg, train_table)
+    train_seconds = time.perf_counter() - start
+    mu, sg = predict(checkpoint, test_table)
+    score("physics + torch", mu, sg, f"best epoch {checkpoint['best_epoch']}")
+
+    # Ceiling.
+    free, fixed = ceiling_std(args, data, test_ids, work)
+    from spectramind.ceiling import ceiling_predictions
+
+    mu, sg = ceiling_predictions(test_truth, free, seed=args.seed)
+    score("ceiling (F0 free)", mu, sg, "Cramer-Rao, stellar flux level marginalised")
+    mu, sg = ceiling_predictions(test_truth, fixed, seed=args.seed)
+    score("ceiling (all but depth known)", mu, sg, "Cramer-Rao, every other parameter known")
+
+    times = np.array([v["seconds"] for k, v in fit_times.items()])
+    n_fallback = sum(bool(v["fallback"]) for v in fit_times.values())
+    physics_err = test_table.depth / DEPTH_UNIT - test_truth
+    results = {
+        "command": " ".join(sys.argv),
+        "n_train": len(train_ids),
+        "n_test": int(n),
+        "frames_scale": args.frames_scale,
+        "fit_tag": args.fit_tag,
+        "rows": rows,
+        "fit_seconds_per_planet": {
+            "median": float(np.median(times)),
+            "mean": float(times.mean()),
+            "max": float(times.max()),
+        },
+        "fit_fallback_planets": n_fallback,
+        "calibrate_seconds_per_planet": cal_timing,
+        "train_seconds": train_seconds,
+        "train_best_epoch": checkpoint["best_epoch"],
+        "diagnostics": {
+            "ceiling_std_ppm_median_airs": float(np.median(free[:, 1:]) * 1e6),
+            "ceiling_std_ppm_median_fgs": float(np.median(free[:, 0]) * 1e6),
+            "physics_err_rms_ppm_airs": float(np.sqrt(np.mean(physics_err[:, 1:] ** 2)) * 1e6),
+            "physics_err_rms_ppm_fgs": float(np.sqrt(np.mean(physics_err[:, 0] ** 2)) * 1e6),
+            "physics_sigma_median_ppm_airs": float(np.median(test_table.depth_err[:, 1:])),
+            # Common-mode part: per-planet mean error over AIRS, and what is left per channel.
+            "physics_common_mode_rms_ppm": float(
+                np.sqrt(np.mean(physics_err[:, 1:].mean(axis=1) ** 2)) * 1e6
+            ),
+            "physics_channel_rms_after_common_ppm": float(
+                np.sqrt(
+                    np.mean(
+                        (physics_err[:, 1:] - physics_err[:, 1:].mean(axis=1, keepdims=True)) ** 2
+                    )
+                )
+                * 1e6
+            ),
+        },
+    }
+    out = args.out or work / f"results-{args.fit_tag}.json"
+    out.write_text(json.dumps(results, indent=1))
+    print(markdown_table(rows))
+    print(json.dumps({k: v for k, v in results.items() if k != "rows"}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
