@@ -85,7 +85,11 @@ def noise_z(planet, v) -> tuple[np.ndarray, np.ndarray]:
     exp = expected_binned(planet, v.flux.shape[0], 5)
     ratio = v.flux / exp
     resid = ratio / np.median(ratio, axis=0) - 1.0
-    n_pix = np.r_[14 * 14, np.full(282, 12)]
+    geo = next(s for s in v.meta["steps"] if s["name"] == "locate")["geometry"]
+    fgs = geo["FGS1"]
+    n_fgs = (fgs["rows"][1] - fgs["rows"][0]) * (fgs["cols"][1] - fgs["cols"][0])
+    airs = geo["AIRS-CH0"]["rows"]
+    n_pix = np.r_[n_fgs, np.full(282, airs[1] - airs[0])]
     frames = np.r_[60, np.full(282, 5)]
     sigma = np.sqrt(exp + n_pix * 2 * 10.0**2) / np.sqrt(frames) / exp
     return resid / sigma, sigma
@@ -106,7 +110,7 @@ def test_output_follows_the_contract(default_result):
         "airs_trace_width",
     ]
     names = [s["name"] for s in v.meta["steps"]]
-    assert names[:3] == ["adc", "crop", "mask"] and names[-1] == "extract"
+    assert names[:4] == ["adc", "crop", "mask", "locate"] and names[-1] == "extract"
     assert all(s["status"] == "COMPLETE" for s in v.meta["steps"])
     assert np.all(np.isfinite(v.flux)) and np.all(v.flux_err > 0)
     # Jitter regressors sit where the simulator puts the star: FGS PSF centred on the pixel

@@ -19,7 +19,7 @@ def pyproject_pins() -> dict[str, str]:
     pins = {}
     for requirement in project["dependencies"]:
         name, version = requirement.split("==")
-        pins[name.lower()] = version
+        pins[name.split("[")[0].lower()] = version  # drop extras: snakemake[reports]
     return pins
 
 
@@ -47,8 +47,9 @@ def test_env_pins_are_exact_and_match_pyproject(env_file):
             continue
         pypi_name = CONDA_TO_PYPI.get(name, name)
         assert pypi_name in pins, f"{env_file.name}: {name} is not a declared dependency"
-        assert pins[pypi_name] == version, (
-            f"{env_file.name}: {name}={version} but pyproject.toml pins {pypi_name}=={pins[pypi_name]}"
+        pinned = pins[pypi_name]
+        assert pinned == version, (
+            f"{env_file.name}: {name}={version} but pyproject.toml pins {pypi_name}=={pinned}"
         )
 
 

@@ -40,8 +40,8 @@ from spectramind.errors import ConfigError
 STEP_MODULES = (
     adc,
     crop,
-    locate,
     mask,
+    locate,
     linearity,
     dark,
     cds,

@@ -206,9 +206,10 @@ def read_signal(
     unique, inverse = np.unique(columns, return_inverse=True)
     if max_frames is not None:
         n_out = min(n_frames, max(2, 2 * (int(max_frames) // 2)))
-        batches = pfile.iter_batches(
-            batch_size=n_out,
-            columns=[pfile.schema_arrow.names[i] for i in unique],
+        batches = pfile.reader.iter_batches(
+            n_out,
+            list(range(pfile.metadata.num_row_groups)),
+            column_indices=[int(i) for i in unique],
             use_threads=True,
         )
         out = np.empty((n_out, unique.size), dtype=np.uint16)

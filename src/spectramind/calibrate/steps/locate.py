@@ -32,6 +32,7 @@ import numpy as np
 NAME = "locate"
 
 _CENTROID_RADIUS_PX = 5.0  # pixels around the peak used for the centroid
+_AIRS_COLUMN_BLOCKS = 8  # blocks of columns whose trace rows are united
 
 
 @dataclass(frozen=True)
@@ -42,8 +43,8 @@ class Params:
     airs_background_gap: int = 1  # rows left between the trace and the background rows [px]
     airs_background_max_rows: int = 8  # background rows kept (read cost) [rows]
     airs_min_background_rows: int = 2  # fewer qualifying rows: fallback + GEOMETRY flag
-    fgs_flux_fraction: float = 0.999  # fraction of the PSF flux inside the aperture radius
-    fgs_margin_px: float = 1.0  # added to that radius for pointing jitter [pixel]
+    fgs_flux_fraction: float = 0.995  # fraction of the PSF flux inside the aperture radius
+    fgs_margin_px: float = 1.5  # added to that radius for pointing jitter [pixel]
     fgs_window_margin_px: int = 5  # read window = aperture +- this (background inside) [pixel]
     min_peak_snr: float = 20.0  # trace/PSF peak over the background noise to count as found
 
@@ -82,7 +83,11 @@ class Geometry:
 
 
 def median_cds_image(reads: np.ndarray, shape: tuple[int, int], bad: np.ndarray) -> np.ndarray:
-    """Median CDS image of raw reads, bad pixels NaN.
+    """Robust mean CDS image of raw reads, bad pixels NaN.
+
+    The median over 8 groups of the groups' mean CDS frames: robust to a cosmic ray, and free
+    of the bias a plain median has on integer data (which would leak into the faint wings and
+    inflate the encircled-flux radius).
 
     Args:
         reads: (2 n, rows * cols) uint16 raw reads (start, end alternating).
@@ -92,7 +97,10 @@ def median_cds_image(reads: np.ndarray, shape: tuple[int, int], bad: np.ndarray)
         (rows, cols) float64 in ADU (the ADC gain and offset do not change where light is).
     """
     cds = reads[1::2].astype(np.float32) - reads[0::2].astype(np.float32)
-    image = np.median(cds, axis=0).astype(np.float64).reshape(shape)
+    groups = min(8, cds.shape[0])
+    n = cds.shape[0] // groups * groups
+    means = cds[:n].reshape(groups, n // groups, -1).mean(axis=1, dtype=np.float64)
+    image = np.median(means, axis=0).reshape(shape)
     image[bad] = np.nan
     return image
 
@@ -139,18 +147,19 @@ def airs_geometry(
         geo.source = {"rows": "fallback: all rows", "background_rows": "none"}
         return geo
     positive = np.clip(rel, 0, None)
-    target = p.airs_flux_fraction * positive.sum()
-    lo = hi = peak_row
-    enclosed = positive[peak_row]
-    while enclosed < target and (lo > 0 or hi < n_rows - 1):
-        below = positive[lo - 1] if lo > 0 else -1.0
-        above = positive[hi + 1] if hi < n_rows - 1 else -1.0
-        if above >= below:
-            hi += 1
-            enclosed += above
-        else:
-            lo -= 1
-            enclosed += below
+    lo, hi = _enclosing_run(positive, peak_row, p.airs_flux_fraction)
+    # The trace's width and row change along the spectrum: the rows enclosing the fraction in
+    # each block of columns are added, so that faint wide parts of the trace are covered too.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for block in np.array_split(np.arange(n_cols), _AIRS_COLUMN_BLOCKS):
+            part = np.nanmean(image[:, block], axis=1)
+            part = np.clip(
+                np.nan_to_num(part - np.median(np.sort(part)[: max(3, n_rows // 4)])), 0, None
+            )
+            if part.max() > 0:
+                b_lo, b_hi = _enclosing_run(part, int(np.argmax(part)), p.airs_flux_fraction)
+                lo, hi = min(lo, b_lo), max(hi, b_hi)
     if lo == 0 or hi == n_rows - 1:
         problems.append("trace reaches the edge of the crop window")
     centre = float((positive * rows_all).sum() / positive.sum()) + row0
@@ -174,6 +183,25 @@ def airs_geometry(
         source={"rows": "data", "background_rows": "data" if want_background else "none"},
         problems=problems,
     )
+
+
+def _enclosing_run(profile: np.ndarray, start: int, fraction: float) -> tuple[int, int]:
+    """Smallest run [lo, hi] grown from ``start`` (towards the brighter side) that encloses
+    ``fraction`` of the non-negative ``profile``'s sum (a loop over <= 32 rows, not pixels)."""
+    target = fraction * profile.sum()
+    lo = hi = start
+    enclosed = profile[start]
+    n = profile.size
+    while enclosed < target and (lo > 0 or hi < n - 1):
+        below = profile[lo - 1] if lo > 0 else -1.0
+        above = profile[hi + 1] if hi < n - 1 else -1.0
+        if above >= below:
+            hi += 1
+            enclosed += above
+        else:
+            lo -= 1
+            enclosed += below
+    return lo, hi
 
 
 def _farthest_balanced(candidates: np.ndarray, lo: int, hi: int, n_max: int) -> list[int]:
