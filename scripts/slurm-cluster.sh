@@ -47,7 +47,8 @@ node_name() { hostname -s; }
 
 have_binaries() {
     command -v slurmctld >/dev/null && command -v slurmd >/dev/null \
-        && command -v sbatch >/dev/null && command -v munged >/dev/null
+        && command -v sbatch >/dev/null && command -v munged >/dev/null \
+        && command -v pgrep >/dev/null
 }
 
 cmd_install() {
@@ -56,7 +57,10 @@ cmd_install() {
         log "slurm-wlm and munge already installed ($(slurmd -V 2>/dev/null || echo '?'))"
         return 0
     fi
-    log "installing slurm-wlm and munge with apt-get"
+    # pgrep (procps) finds and stops the daemons; slim images may lack it.
+    local pkgs=(slurm-wlm munge)
+    command -v pgrep >/dev/null || pkgs+=(procps)
+    log "installing ${pkgs[*]} with apt-get (after apt-get update)"
     # Keep package maintainer scripts from starting services with the packaged
     # defaults: we start the daemons ourselves with our own config.
     local policy=/usr/sbin/policy-rc.d made_policy=0
@@ -69,11 +73,11 @@ cmd_install() {
     {
         export DEBIAN_FRONTEND=noninteractive
         apt-get update -qq \
-            && apt-get install -y -qq --no-install-recommends slurm-wlm munge >/dev/null
+            && apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
     } || rc=$?
     if [[ "$made_policy" -eq 1 ]]; then rm -f "$policy"; fi
-    [[ "$rc" -eq 0 ]] || die "apt-get install slurm-wlm munge failed (rc=$rc)"
-    have_binaries || die "slurm-wlm/munge installed but slurmctld/slurmd/sbatch/munged not on PATH"
+    [[ "$rc" -eq 0 ]] || die "apt-get install ${pkgs[*]} failed (rc=$rc)"
+    have_binaries || die "${pkgs[*]} installed but slurmctld/slurmd/sbatch/munged/pgrep not on PATH"
     log "installed $(slurmd -V)"
 }
 

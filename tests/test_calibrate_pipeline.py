@@ -230,8 +230,13 @@ def test_all_dead_trace_rows_are_refused(planet, tmp_path):
     dead = read_values(path)
     dead[10:22, :] = True
     rewrite(path, dead)
+    fixed = build_config({"steps": {"extract": {"airs_rows": [10, 22]}}})
     with pytest.raises(DataFormatError, match="extraction aperture"):
-        calibrate_visit(pdir.parent.parent, SPLIT, planet[1], 0, build_config())
+        calibrate_visit(pdir.parent.parent, SPLIT, planet[1], 0, fixed)
+    # Located from the data, the dead rows cannot be the trace: the visit is flagged instead.
+    v = calibrate_visit(pdir.parent.parent, SPLIT, planet[1], 0, build_config())
+    assert np.all(v.quality[1:] & Quality.GEOMETRY) and not v.quality[0] & Quality.GEOMETRY
+    assert np.all(np.isfinite(v.flux))
     dead[:] = False
     dead[16, :] = True  # one whole trace row dead: filled across rows and flagged
     rewrite(path, dead)
@@ -245,7 +250,14 @@ def test_saturated_frames_are_rejected_and_flagged(planet, default_result, tmp_p
     raw = read_values(path)
     raw[1:40:2, :] = 65535  # the first 20 end reads saturated everywhere (4 bins)
     rewrite(path, raw)
-    v = calibrate_visit(pdir.parent.parent, SPLIT, planet[1], 0, build_config())
+    # The default run's geometry, fixed: the comparison below is about the rejected frames.
+    geo = next(s for s in default_result.meta["steps"] if s["name"] == "locate")["geometry"]
+    airs, fgs = geo["AIRS-CH0"], geo["FGS1"]
+    fixed = {
+        "extract": {"airs_rows": airs["rows"], "fgs_rows": fgs["rows"], "fgs_cols": fgs["cols"]},
+        "background": {"airs_rows": [[r, r + 1] for r in airs["background_rows"]]},
+    }
+    v = calibrate_visit(pdir.parent.parent, SPLIT, planet[1], 0, build_config({"steps": fixed}))
     assert np.all(v.quality[1:] & Quality.SATURATED)
     assert np.all(v.quality[1:] & Quality.BIN_EMPTY)
     assert np.all(np.isfinite(v.flux))
@@ -314,3 +326,47 @@ def test_cli_writes_byte_identical_files_and_reports_errors(planet, tmp_path):
     )
     assert run.returncode == 2 and "unknown planet id 12345" in run.stderr
     assert not (tmp_path / "x.npz").exists()
+
+
+def test_shifted_trace_and_psf_are_located_and_recover_the_truth(planet, default_result, tmp_path):
+    """The light falls elsewhere on the detectors than in our simulator (AIRS trace 6 rows up,
+    FGS PSF moved by (+7, -6) px): the frames and every calibration map are shifted together,
+    so the truth is unchanged and the chain must find the light and recover it to noise."""
+    pdir = copy_planet(planet, tmp_path)
+    shifts = {"AIRS-CH0": (32, 356, (-6, 0)), "FGS1": (32, 32, (-6, 7))}
+    for inst, (rows, cols, (dy, dx)) in shifts.items():
+        sig = pdir / f"{inst}_signal_0.parquet"
+        raw = read_values(sig).reshape(-1, rows, cols)
+        rewrite(sig, np.roll(raw, (dy, dx), axis=(1, 2)).reshape(raw.shape[0], -1))
+        for name in ("dark", "dead", "flat", "read", "linear_corr"):
+            path = pdir / f"{inst}_calibration_0" / f"{name}.parquet"
+            values = read_values(path)
+            values = values.reshape(-1, rows, cols)
+            rewrite(path, np.roll(values, (dy, dx), axis=(1, 2)).reshape(-1, cols))
+    v = calibrate_visit(pdir.parent.parent, SPLIT, planet[1], 0, build_config())
+    geo = next(s for s in v.meta["steps"] if s["name"] == "locate")["geometry"]
+    base = next(s for s in default_result.meta["steps"] if s["name"] == "locate")["geometry"]
+    assert geo["AIRS-CH0"]["rows"] == [r - 6 for r in base["AIRS-CH0"]["rows"]]
+    assert geo["AIRS-CH0"]["source"] == {"rows": "data", "background_rows": "data"}
+    assert not set(geo["AIRS-CH0"]["background_rows"]) & set(range(*geo["AIRS-CH0"]["rows"]))
+    assert geo["FGS1"]["rows"] == [r - 6 for r in base["FGS1"]["rows"]]
+    assert geo["FGS1"]["cols"] == [c + 7 for c in base["FGS1"]["cols"]]
+    assert not geo["AIRS-CH0"]["problems"] and not geo["FGS1"]["problems"], geo
+    assert np.all((v.quality & Quality.GEOMETRY) == 0)
+    # Jitter regressors follow the light, in detector pixels.
+    np.testing.assert_allclose(v.regressors[:, 0], default_result.regressors[:, 0] + 7, atol=0.05)
+    np.testing.assert_allclose(v.regressors[:, 1], default_result.regressors[:, 1] - 6, atol=0.05)
+    np.testing.assert_allclose(v.regressors[:, 2], default_result.regressors[:, 2] - 6, atol=0.05)
+    # The same truth to within the noise, as the unshifted planet.
+    z, _ = noise_z(planet, v)
+    good = v.quality == 0
+    assert good.sum() > 250
+    rms = np.sqrt(np.mean(z[:, good] ** 2, axis=0))
+    assert np.median(rms) < 1.2 and rms.max() < 1.8 and np.abs(z[:, good]).max() < 6.0
+    np.testing.assert_allclose(np.median(v.flux / default_result.flux, axis=0), 1.0, atol=2e-3)
+    # The old fixed geometry (trace rows 10:22, FGS 9:23) would miss much of the light.
+    fixed = build_config(
+        {"steps": {"extract": {"airs_rows": [10, 22], "fgs_rows": [9, 23], "fgs_cols": [9, 23]}}}
+    )
+    w = calibrate_visit(pdir.parent.parent, SPLIT, planet[1], 0, fixed)
+    assert np.median(w.flux[:, 0] / v.flux[:, 0]) < 0.9

@@ -19,6 +19,7 @@ from spectramind.calibrate.steps import (
     flat,
     jitter,
     linearity,
+    locate,
     mask,
 )
 from spectramind.data.layout import AIRS, FGS
@@ -205,3 +206,72 @@ def test_config_presets_overrides_and_errors(tmp_path):
     assert cfg.params("crop").fgs_rows == (2, 30)
     with pytest.raises(ConfigError, match="not found"):
         cfgmod.load_config_file(tmp_path / "missing.yaml")
+
+
+def _trace_image(centre_row: float, sigma: float, rows=32, cols=282, level=50.0, noise=3.0):
+    r = np.arange(rows)[:, None]
+    spectrum = np.linspace(2e4, 5e3, cols)[None, :]
+    image = level + spectrum * np.exp(-0.5 * ((r - centre_row) / sigma) ** 2)
+    return image + RNG.normal(0, noise, (rows, cols))
+
+
+@pytest.mark.parametrize("centre", [7.0, 16.0, 24.3])
+def test_locate_airs_trace_follows_the_light(centre):
+    p = locate.Params()
+    geo = locate.airs_geometry(_trace_image(centre, 1.5), 0, (39, 321), p, want_background=True)
+    lo, hi = geo.rows
+    assert lo <= centre - 4 and hi >= centre + 5 and hi - lo <= 14, geo.rows
+    assert geo.centre[1] == pytest.approx(centre, abs=0.05)
+    assert len(geo.background_rows) == p.airs_background_max_rows
+    assert all(r < lo - 1 or r > hi for r in geo.background_rows)
+    assert not geo.problems and geo.source["rows"] == "data"
+
+
+def test_locate_airs_flags_odd_data_instead_of_crashing():
+    p = locate.Params()
+    flat_noise = 50.0 + RNG.normal(0, 3.0, (32, 282))
+    geo = locate.airs_geometry(flat_noise, 0, (39, 321), p, want_background=True)
+    assert geo.rows == (0, 32) and geo.problems and "no significant trace" in geo.problems[0]
+    # A trace filling the window: flagged (flux may be lost, the background is uncertain).
+    geo = locate.airs_geometry(_trace_image(16.0, 10.0), 0, (39, 321), p, want_background=True)
+    assert geo.problems
+    geo = locate.airs_geometry(_trace_image(3.0, 1.5), 0, (39, 321), p, want_background=True)
+    assert geo.problems == ["trace reaches the edge of the crop window"] and geo.rows[0] == 0
+    image = _trace_image(16.0, 1.5)
+    image[10:22, 100] = np.nan  # a masked column inside the trace changes nothing
+    assert locate.airs_geometry(image, 0, (39, 321), p, True).rows == (
+        locate.airs_geometry(_trace_image(16.0, 1.5), 0, (39, 321), p, True).rows
+    )
+
+
+@pytest.mark.parametrize(("cx", "cy"), [(15.5, 15.5), (8.2, 23.7), (25.0, 6.0)])
+def test_locate_fgs_psf_centroid_and_aperture(cx, cy):
+    ys, xs = np.mgrid[0:32, 0:32]
+    psf = 1e5 / (2 * np.pi * 1.3**2) * np.exp(-((xs - cx) ** 2 + (ys - cy) ** 2) / (2 * 1.3**2))
+    image = 20.0 + psf + RNG.normal(0, 1.0, (32, 32))
+    image[int(cy) + 1, int(cx)] = np.nan  # a bad pixel next to the peak
+    geo = locate.fgs_geometry(image, (0, 0), locate.Params())
+    assert geo.centre == pytest.approx((cx, cy), abs=0.1)
+    # Radius enclosing 99.5% of a Gaussian: 3.26 sigma.
+    assert geo.radius == pytest.approx(3.26 * 1.3, abs=0.6)
+    (r0, r1), (c0, c1) = geo.rows, geo.cols
+    assert r0 <= cy - 5 and r1 >= cy + 5 and c0 <= cx - 5 and c1 >= cx + 5
+    assert r1 - r0 <= 14 and not geo.problems
+
+
+def test_locate_fgs_flags_edge_and_missing_psf():
+    ys, xs = np.mgrid[0:32, 0:32]
+    edge = 1e4 * np.exp(-((xs - 1.0) ** 2 + (ys - 16.0) ** 2) / 2) + RNG.normal(0, 1, (32, 32))
+    geo = locate.fgs_geometry(edge, (0, 0), locate.Params())
+    assert geo.problems and geo.cols[0] == 0
+    geo = locate.fgs_geometry(RNG.normal(0, 1, (32, 32)), (0, 0), locate.Params())
+    assert geo.rows == (0, 32) and "no significant PSF" in geo.problems[0]
+
+
+def test_config_geometry_overrides_are_checked():
+    cfg = cfgmod.build_config({"steps": {"extract": {"airs_rows": [8, 20]}}})
+    assert cfg.params("extract").airs_rows == (8, 20) and cfg.params("extract").fgs_rows is None
+    with pytest.raises(ConfigError, match="locate is skipped"):
+        cfgmod.build_config({"steps": {"locate": {"skip": True}}})
+    with pytest.raises(ConfigError, match="inside the crop"):
+        cfgmod.build_config({"steps": {"extract": {"fgs_rows": [20, 40]}}})

@@ -35,7 +35,7 @@ def smoke(tmp_path_factory: pytest.TempPathFactory) -> dict:
         for pid in reader.discover_planets(data, split):
             args += ["--planet", str(pid)]
         assert main(args) == 0
-    train_ids, train_labels = reader.read_labels(data)
+    _, train_labels = reader.read_labels(data)
     test_ids, truth = read_truth_csv(data)
     order = np.argsort(test_ids)
     return {

@@ -12,6 +12,7 @@ rule calibrate:
         "artifacts/benchmarks/calibrate/{split}/{planet_id}/visit_{visit}.tsv"
     conda:
         "../../envs/calibrate.yaml"
+    threads: config["threads"]
     params:
         wildcards=get_wildcards_json,
         data_dir=get_dataset,

@@ -13,6 +13,7 @@ rule fit:
         "artifacts/benchmarks/fit/{split}/{planet_id}.tsv"
     conda:
         "../../envs/fit.yaml"
+    threads: config["threads"]
     params:
         wildcards=get_wildcards_json,
         seed=config["seed"],

@@ -15,6 +15,7 @@ rule predict:
         "artifacts/benchmarks/predict/test.tsv"
     conda:
         "../../envs/train.yaml"
+    threads: config["threads"]
     resources:
         gpu=0,
     params:
@@ -40,6 +41,7 @@ rule predict_holdout:
         "artifacts/benchmarks/predict/holdout.tsv"
     conda:
         "../../envs/train.yaml"
+    threads: config["threads"]
     resources:
         gpu=0,
     params:

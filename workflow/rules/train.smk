@@ -14,6 +14,7 @@ rule train:
         "artifacts/benchmarks/train/train.tsv"
     conda:
         "../../envs/train.yaml"
+    threads: config["threads"]
     resources:
         gpu=0,
     params:

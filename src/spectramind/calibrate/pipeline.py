@@ -320,7 +320,7 @@ def _probe_image(
     """Median CDS image (win rows, win cols) of the first frames of the visit."""
     n_cds = cfg.params("locate").probe_cds * (1 if inst is AIRS else AIRS_TO_FGS_CDS)
     probe = reader.read_signal(path, inst, crop.pixel_index(inst, win), max_frames=2 * n_cds)
-    return locate.median_cds_image(probe, win.shape, bad)
+    return locate.median_cds_image(probe, win.shape, bad, cfg.params("adc").saturation_raw)
 
 
 def select_airs(path: Path, win: crop.Window, bad: np.ndarray, cfg: CalibrationConfig) -> Selection:

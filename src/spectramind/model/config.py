@@ -34,6 +34,16 @@ class TrainConfig:
     # --- sigma head: sigma^2 = (scale_j * depth_err_j)^2 + floor_j^2 + sigma_min^2 ------------
     sigma_floor_init_ppm: float = 20.0  # starting per-wavelength floor [ppm of (Rp/Rs)^2]
     sigma_min_ppm: float = 1.0  # hard lower bound [ppm]; keeps the NLL finite
+    # Start the sigma head at the train fold's moments instead of at the physics errors: the
+    # per-planet common-mode error m0 (RMS over planets of the mean AIRS residual), one AIRS
+    # error scale (RMS z-score after the common mode) and the FGS1 floor. Early stopping ends
+    # training after a few dozen epochs on ~100 planets, too few for the sigma head to travel
+    # there from zero. False: m0 = 0 and every sigma parameter starts at zero.
+    moment_init: bool = True
+    # After early stopping, scale the sigmas of AIRS and of FGS1 by the RMS z-score of the
+    # hold-out planets (the maximum-likelihood scale; the NLL on the train fold shrinks sigma
+    # as the correction fits the train residuals). Needs >= 10 hold-out planets.
+    calibrate_sigma: bool = True
 
     # --- optimisation ---------------------------------------------------------------------------
     max_epochs: int = 600  # passes over the train fold

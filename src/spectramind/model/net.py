@@ -1,13 +1,17 @@
 """The model: physics depth + a low-dimensional spectral correction, and a per-wavelength sigma.
 
     mu_j    = d_j (1 + g_j) + sum_k c_k(x) s_k B_kj
-    sigma_j = exp(h(x)) sqrt((exp(a_j) e_j)^2 + (f0 exp(b_j))^2 + sigma_min^2)
+    sigma_j = exp(h(x)) sqrt((exp(a_j) e_j)^2 + (f0 exp(b_j))^2 + (m0 exp(q(x)))^2 + sigma_min^2)
 
 d, e: physics depth and error [ppm]; B: (K, W) orthonormal spectral basis (FGS1, smooth Legendre
 shapes, PCA of train residuals); s_k: typical size of the residual along B_k [ppm]; c(x), h(x):
-a one-hidden-layer MLP of the normalised planet inputs x. Every learnable part starts at zero and
-weight decay pulls it back there, where mu = d and sigma = sqrt(e^2 + f0^2 + sigma_min^2): with
-no data to learn from, the model is the physics estimate.
+a one-hidden-layer MLP of the normalised planet inputs x. The m0 exp(q(x)) term is a per-planet
+common-mode error shared by all wavelengths (the depth offset that limb-darkening and geometry
+uncertainties give every channel alike); m0 [ppm] is set from the train fold (0 disables it).
+Every learnable part of mu starts at zero and weight decay pulls it back there, where mu = d:
+with no data to learn from, the depth is the physics estimate. The sigma parameters start at
+zero too (sigma = sqrt(e^2 + f0^2 + sigma_min^2)) unless training sets them from the train
+fold's moments (``TrainConfig.moment_init``).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ class SpectralCorrector(nn.Module):
         hidden: int,
         sigma_floor_init_ppm: float,
         sigma_min_ppm: float,
+        common_init_ppm: float = 0.0,
     ) -> None:
         """n_inputs: planet features + star info (F + 8); basis: (K, W); coef_scale: (K,) [ppm]."""
         super().__init__()
@@ -36,10 +41,13 @@ class SpectralCorrector(nn.Module):
         self.register_buffer("x_std", torch.ones(n_x))  # (D,)
         self.sigma_floor_init_ppm = sigma_floor_init_ppm
         self.sigma_min_ppm = sigma_min_ppm
+        self.register_buffer("common_ppm", torch.tensor(float(common_init_ppm)))  # m0 [ppm]
+        # (W,) post-hoc sigma calibration on the hold-out fold (1 = none; set by training)
+        self.register_buffer("sigma_scale", torch.ones(n_wl))
         self.gain = nn.Parameter(torch.zeros(n_wl))  # (W,) multiplicative depth bias
         self.log_err_scale = nn.Parameter(torch.zeros(n_wl))  # (W,) a_j
         self.log_floor = nn.Parameter(torch.zeros(n_wl))  # (W,) b_j
-        self.mlp = nn.Sequential(nn.Linear(n_x, hidden), nn.GELU(), nn.Linear(hidden, n_basis + 1))
+        self.mlp = nn.Sequential(nn.Linear(n_x, hidden), nn.GELU(), nn.Linear(hidden, n_basis + 2))
         # Zero output layer: the untrained model adds nothing to the physics estimate.
         nn.init.zeros_(self.mlp[2].weight)
         nn.init.zeros_(self.mlp[2].bias)
@@ -57,16 +65,17 @@ class SpectralCorrector(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """mu, sigma (B, W) [ppm] for inputs (B, F+8), depth and depth_err (B, W) [ppm]."""
         x = (self.raw_inputs(inputs, depth, depth_err) - self.x_mean) / self.x_std  # (B, D)
-        out = self.mlp(x)  # (B, K + 1)
-        coef, log_planet_scale = out[:, :-1], out[:, -1:]  # (B, K), (B, 1)
+        out = self.mlp(x)  # (B, K + 2)
+        coef, log_common, log_planet_scale = out[:, :-2], out[:, -2:-1], out[:, -1:]
         correction = (coef * self.coef_scale) @ self.basis  # (B, W) [ppm]
         mu = depth * (1.0 + self.gain) + correction  # (B, W)
         variance = (
             (self.log_err_scale.exp() * depth_err) ** 2
             + (self.sigma_floor_init_ppm * self.log_floor.exp()) ** 2
+            + (self.common_ppm * log_common.exp()) ** 2  # (B, 1)
             + self.sigma_min_ppm**2
         )  # (B, W)
-        sigma = variance.sqrt() * log_planet_scale.exp()  # (B, W)
+        sigma = variance.sqrt() * log_planet_scale.exp() * self.sigma_scale  # (B, W)
         return mu, sigma
 
 

@@ -47,6 +47,7 @@ def model_from_checkpoint(checkpoint: dict) -> SpectralCorrector:
         hidden=args["hidden"],
         sigma_floor_init_ppm=args["sigma_floor_init_ppm"],
         sigma_min_ppm=args["sigma_min_ppm"],
+        common_init_ppm=args.get("common_init_ppm", 0.0),
     )
     model.load_state_dict(state)
     model.eval()

@@ -37,6 +37,9 @@ log = logging.getLogger(__name__)
 
 CHECKPOINT_FORMAT = "spectramind.model/1"
 MIN_TRAIN_PLANETS = 2
+# Hold-out planets needed for the post-hoc sigma scale: the FGS1 scale rests on one value per
+# planet, so 10 planets leave it uncertain by ~22 % (1 / sqrt(2 n)).
+MIN_CALIBRATION_PLANETS = 10
 
 
 def lr_at(it: int, max_iters: int, warmup_iters: int, lr: float, min_lr: float) -> float:
@@ -103,6 +106,26 @@ def holdout_diagnostics(
     }
 
 
+def sigma_moments(depth_err: np.ndarray, residuals: np.ndarray, cfg: TrainConfig) -> dict:
+    """Method-of-moments start of the sigma head from the train fold (arrays (n, W) [ppm]).
+
+    common_ppm: RMS over planets of the mean AIRS residual (label - depth), the common mode;
+    log_err_scale (W,): log of the RMS z-score of the AIRS residuals after removing each
+    planet's common mode (one value for all AIRS channels, 0 for FGS1); log_floor (W,): 0 for
+    AIRS, and for FGS1 the floor that makes its variance the mean squared FGS1 residual.
+    """
+    common = residuals[:, 1:].mean(axis=1)  # (n,)
+    common_ppm = float(np.sqrt(np.mean(common**2)))
+    z2 = ((residuals[:, 1:] - common[:, None]) / depth_err[:, 1:]) ** 2
+    log_err_scale = np.zeros(residuals.shape[1], dtype=np.float32)
+    log_err_scale[1:] = 0.5 * np.log(max(float(np.mean(z2)), 1e-4))
+    fgs_extra = float(np.mean(residuals[:, 0] ** 2 - depth_err[:, 0] ** 2)) - common_ppm**2
+    floor = max(np.sqrt(max(fgs_extra, 0.0)), cfg.sigma_floor_init_ppm)
+    log_floor = np.zeros(residuals.shape[1], dtype=np.float32)
+    log_floor[0] = np.log(floor / cfg.sigma_floor_init_ppm)
+    return {"common_ppm": common_ppm, "log_err_scale": log_err_scale, "log_floor": log_floor}
+
+
 def train(cfg: TrainConfig, data: PlanetTable) -> dict:
     """Fit the correction on ``data`` (labels required) and return the checkpoint dict."""
     determinism = set_deterministic(cfg.seed, cfg.threads)
@@ -132,6 +155,7 @@ def train(cfg: TrainConfig, data: PlanetTable) -> dict:
         loss_weights(naive_sigma, cfg.metric_weighted_loss), dtype=torch.float32, device=device
     )  # (W,)
 
+    moments = sigma_moments(fold.depth_err, residuals, cfg) if cfg.moment_init else None
     model = SpectralCorrector(
         n_inputs=data.inputs.shape[1],
         basis=torch.as_tensor(basis, dtype=torch.float32),
@@ -139,7 +163,19 @@ def train(cfg: TrainConfig, data: PlanetTable) -> dict:
         hidden=cfg.hidden,
         sigma_floor_init_ppm=cfg.sigma_floor_init_ppm,
         sigma_min_ppm=cfg.sigma_min_ppm,
+        common_init_ppm=moments["common_ppm"] if moments else 0.0,
     ).to(device)
+    if moments:
+        with torch.no_grad():
+            model.log_err_scale.copy_(torch.as_tensor(moments["log_err_scale"]))
+            model.log_floor.copy_(torch.as_tensor(moments["log_floor"]))
+        log.info(
+            "sigma head from the train fold: common mode %.1f ppm, AIRS error scale %.3f, "
+            "FGS1 floor %.1f ppm",
+            moments["common_ppm"],
+            float(np.exp(moments["log_err_scale"][1])),
+            cfg.sigma_floor_init_ppm * float(np.exp(moments["log_floor"][0])),
+        )
     train_set = _tensors(fold, device)
     held_set = _tensors(held, device) if holdout_ids else None
     with torch.no_grad():  # input normalisation from the train fold only
@@ -195,6 +231,25 @@ def train(cfg: TrainConfig, data: PlanetTable) -> dict:
             log.debug("epoch %d train %.4f val %.4f", epoch, epoch_loss, val_loss)
     if held_set is not None:
         model.load_state_dict(best_state)
+        if cfg.calibrate_sigma and len(holdout_ids) < MIN_CALIBRATION_PLANETS:
+            log.info(
+                "sigma not calibrated: %d hold-out planets (< %d) give too noisy a scale",
+                len(holdout_ids),
+                MIN_CALIBRATION_PLANETS,
+            )
+        elif cfg.calibrate_sigma:
+            _, mu, sigma = _evaluate(model, held_set, weights)
+            z2 = ((held_set["labels"] - mu) / sigma) ** 2  # (n_hold, W)
+            scale = torch.ones_like(model.sigma_scale)
+            scale[0] = z2[:, 0].mean().sqrt()
+            scale[1:] = z2[:, 1:].mean().sqrt()
+            with torch.no_grad():
+                model.sigma_scale.copy_(scale)
+            log.info(
+                "sigma calibrated on the hold-out: x%.3f (FGS1), x%.3f (AIRS)",
+                float(scale[0]),
+                float(scale[1]),
+            )
     log.info(
         "trained %d epochs in %.1f s, best epoch %d",
         epoch + 1,
@@ -231,6 +286,7 @@ def train(cfg: TrainConfig, data: PlanetTable) -> dict:
             "hidden": cfg.hidden,
             "sigma_floor_init_ppm": cfg.sigma_floor_init_ppm,
             "sigma_min_ppm": cfg.sigma_min_ppm,
+            "common_init_ppm": float(model.common_ppm),
         },
         "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
         "normalisation": {

@@ -82,7 +82,9 @@ class Geometry:
         }
 
 
-def median_cds_image(reads: np.ndarray, shape: tuple[int, int], bad: np.ndarray) -> np.ndarray:
+def median_cds_image(
+    reads: np.ndarray, shape: tuple[int, int], bad: np.ndarray, saturation_raw: int = 65535
+) -> np.ndarray:
     """Robust mean CDS image of raw reads, bad pixels NaN.
 
     The median over 8 groups of the groups' mean CDS frames: robust to a cosmic ray, and free
@@ -92,15 +94,19 @@ def median_cds_image(reads: np.ndarray, shape: tuple[int, int], bad: np.ndarray)
     Args:
         reads: (2 n, rows * cols) uint16 raw reads (start, end alternating).
         shape: (rows, cols); bad: (rows, cols) bool static mask.
+        saturation_raw: reads at or above this are ignored (their CDS frame is meaningless).
 
     Returns:
         (rows, cols) float64 in ADU (the ADC gain and offset do not change where light is).
     """
     cds = reads[1::2].astype(np.float32) - reads[0::2].astype(np.float32)
+    cds[np.maximum(reads[1::2], reads[0::2]) >= saturation_raw] = np.nan
     groups = min(8, cds.shape[0])
     n = cds.shape[0] // groups * groups
-    means = cds[:n].reshape(groups, n // groups, -1).mean(axis=1, dtype=np.float64)
-    image = np.median(means, axis=0).reshape(shape)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-saturated pixels stay NaN
+        means = np.nanmean(cds[:n].reshape(groups, n // groups, -1), axis=1, dtype=np.float64)
+        image = np.nanmedian(means, axis=0).reshape(shape)
     image[bad] = np.nan
     return image
 
@@ -146,7 +152,7 @@ def airs_geometry(
         geo = Geometry((row0, row0 + n_rows), col_range, (), problems=problems)
         geo.source = {"rows": "fallback: all rows", "background_rows": "none"}
         return geo
-    positive = np.clip(rel, 0, None)
+    positive = np.where(rel > 3.0 * noise, rel, 0.0)
     lo, hi = _enclosing_run(positive, peak_row, p.airs_flux_fraction)
     # The trace's width and row change along the spectrum: the rows enclosing the fraction in
     # each block of columns are added, so that faint wide parts of the trace are covered too.
@@ -154,9 +160,13 @@ def airs_geometry(
         warnings.simplefilter("ignore", RuntimeWarning)
         for block in np.array_split(np.arange(n_cols), _AIRS_COLUMN_BLOCKS):
             part = np.nanmean(image[:, block], axis=1)
-            part = np.clip(
-                np.nan_to_num(part - np.median(np.sort(part)[: max(3, n_rows // 4)])), 0, None
-            )
+            if not np.isfinite(part).any():
+                continue
+            part = np.where(np.isfinite(part), part, np.nanmin(part))
+            level, spread_b = _robust_level(np.sort(part)[: max(3, n_rows // 4)])
+            part = part - level
+            # Noise in the faint wings must not count as trace flux (it would widen the run).
+            part[part < 3.0 * spread_b] = 0.0
             if part.max() > 0:
                 b_lo, b_hi = _enclosing_run(part, int(np.argmax(part)), p.airs_flux_fraction)
                 lo, hi = min(lo, b_lo), max(hi, b_hi)

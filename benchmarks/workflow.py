@@ -1,0 +1,119 @@
+"""Benchmark the Snakemake workflow (issue 5): end-to-end time, manifest cost, dry-run scaling.
+
+Usage: python benchmarks/workflow.py [--skip-default] [--reps N] [--planets N] [--keep DIR]
+
+Each measurement runs the real workflow in a fresh temporary copy of the repository
+(``tests/workflow_helpers.copy_workflow``) with ``python -m snakemake``:
+
+1. default end to end: ``snakemake --cores 2`` with config/config.yaml as it is (24 train + 8 test
+   planets at 5% of the real frames), once;
+2. manifest layer: ``--configfile config/tiny.yaml`` with ``--config manifest=false`` and
+   ``manifest=true``, N fresh runs each, interleaved (off, on, off, on, ...); medians and the
+   ratio. Also the layer's own cost in the manifest-on runs, free of machine noise: the seconds
+   spent outside the stage commands is not measurable from outside, so it is bounded by timing
+   what the wrapper adds per job (hashing every recorded input and artifact, git state, record
+   append) on the finished workspace;
+3. ``snakemake -n`` on a placeholder dataset of N planets (empty files in the exact layout, every
+   10th planet with a second visit), ``--config data_dir=...``: wall time with and without the
+   SLURM plugin's start-up probe (see workflow_helpers: ``scontrol show config`` blocks ~9 s
+   per invocation where slurm-client is installed but no controller answers).
+
+The machine may be shared: read the medians and compare figures from the same invocation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from workflow_helpers import copy_workflow, placeholder_tree, snakemake  # noqa: E402
+
+from spectramind.repro.audit import run_records, stage_runs  # noqa: E402
+from spectramind.repro.hashing import sha256_file  # noqa: E402
+from spectramind.repro.manifest import append_record, environment_fields  # noqa: E402
+
+
+def timed_run(workdir: Path, *args: str, cores: int = 2, **kwargs) -> float:
+    start = time.perf_counter()
+    result = snakemake(workdir, *args, cores=cores, timeout=3600, **kwargs)
+    wall = time.perf_counter() - start
+    if result.returncode != 0:
+        sys.exit(f"snakemake {' '.join(args)} failed in {workdir}:\n{result.stderr[-4000:]}")
+    return wall
+
+
+def manifest_work_s(workdir: Path) -> tuple[float, int]:
+    """Seconds the wrapper's manifest work takes for every record of the run, redone now."""
+    root = workdir / "artifacts/runs"
+    [run_id] = {r for runs in stage_runs(root).values() for r in runs}
+    records = run_records(root, run_id)
+    start = time.perf_counter()
+    scratch = Path(tempfile.mkdtemp()) / "events.jsonl"
+    for record in records:
+        for entry in (*record["inputs"], *record["artifacts"]):
+            sha256_file(workdir / entry["path"])
+        environment_fields(workdir)
+        sha256_file(workdir / record["config_snapshot_path"])
+        append_record(scratch, record)
+    return time.perf_counter() - start, len(records)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--skip-default", action="store_true", help="skip the default run")
+    parser.add_argument("--reps", type=int, default=3, help="runs per manifest setting")
+    parser.add_argument("--planets", type=int, default=1100, help="planets for the dry run")
+    parser.add_argument("--keep", type=Path, help="work here instead of a temporary folder")
+    args = parser.parse_args()
+    base = args.keep or Path(tempfile.mkdtemp(prefix="spectramind-bench-"))
+    base.mkdir(parents=True, exist_ok=True)
+    print(f"workspaces under {base}; cpus {os.cpu_count()}, load {os.getloadavg()[0]:.1f}")
+
+    if not args.skip_default:
+        workdir = copy_workflow(base / "default")
+        wall = timed_run(workdir)
+        print(f"default end to end (config/config.yaml, --cores 2): {wall:.1f} s")
+
+    walls: dict[bool, list[float]] = {False: [], True: []}
+    work = []
+    for rep in range(args.reps):
+        for enabled in (False, True):
+            workdir = copy_workflow(base / f"manifest-{enabled}-{rep}")
+            setting = f"manifest={'true' if enabled else 'false'}"
+            wall = timed_run(workdir, "--configfile", "config/tiny.yaml", "--config", setting)
+            walls[enabled].append(wall)
+            print(f"  tiny run {rep + 1}, {setting}: {wall:.1f} s", flush=True)
+            if enabled:
+                work.append(manifest_work_s(workdir))
+    off, on = statistics.median(walls[False]), statistics.median(walls[True])
+    print(
+        f"manifest layer, config/tiny.yaml x{args.reps}: median off {off:.1f} s, on {on:.1f} s, "
+        f"ratio {on / off:.3f} ({(on - off) / off:+.1%})"
+    )
+    seconds, jobs = max(work)
+    print(
+        f"manifest work itself (hash inputs+artifacts, git, append) for {jobs} jobs: "
+        f"{seconds:.2f} s = {seconds / on:.1%} of the median run"
+    )
+
+    dataset = placeholder_tree(base / "dry/data", args.planets)
+    workdir = copy_workflow(base / "dry/repo")
+    dry = ("-n", "--config", f"data_dir={dataset}")
+    timed_run(workdir, *dry)  # warm the file cache
+    no_probe = [timed_run(workdir, *dry) for _ in range(3)]
+    with_probe = timed_run(workdir, *dry, no_slurm_probe=False)
+    print(
+        f"snakemake -n on {args.planets} train + 1 test planets: median {statistics.median(no_probe):.1f} s"
+        f" (runs {', '.join(f'{w:.1f}' for w in no_probe)}); with the SLURM plugin probe: "
+        f"{with_probe:.1f} s"
+    )
+
+
+if __name__ == "__main__":
+    main()
