@@ -7,8 +7,8 @@ Each measurement runs the real workflow in a fresh temporary copy of the reposit
 
 1. default end to end: ``snakemake --cores 2`` with config/config.yaml as it is (24 train + 8 test
    planets at 5% of the real frames), once;
-2. manifest layer: ``--configfile config/tiny.yaml`` with ``--config manifest=false`` and
-   ``manifest=true``, N fresh runs each, interleaved (off, on, off, on, ...); medians and the
+2. manifest layer: ``--configfile config/tiny.yaml manifest.yaml`` with ``manifest: false`` and
+   ``manifest: true`` in that overlay, N fresh runs each, interleaved (off, on, off, on, ...); medians and the
    ratio. Also the layer's own cost in the manifest-on runs, free of machine noise: the seconds
    spent outside the stage commands is not measurable from outside, so it is bounded by timing
    what the wrapper adds per job (hashing every recorded input and artifact, git state, record
@@ -32,11 +32,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from workflow_helpers import copy_workflow, placeholder_tree, snakemake  # noqa: E402
+from workflow_helpers import copy_workflow, placeholder_tree, snakemake
 
-from spectramind.repro.audit import run_records, stage_runs  # noqa: E402
-from spectramind.repro.hashing import sha256_file  # noqa: E402
-from spectramind.repro.manifest import append_record, environment_fields  # noqa: E402
+from spectramind.repro.audit import run_records, stage_runs
+from spectramind.repro.hashing import sha256_file
+from spectramind.repro.manifest import append_record, environment_fields
 
 
 def timed_run(workdir: Path, *args: str, cores: int = 2, **kwargs) -> float:
@@ -75,25 +75,36 @@ def main() -> None:
     base.mkdir(parents=True, exist_ok=True)
     print(f"workspaces under {base}; cpus {os.cpu_count()}, load {os.getloadavg()[0]:.1f}")
 
-    if not args.skip_default:
-        workdir = copy_workflow(base / "default")
-        wall = timed_run(workdir)
-        print(f"default end to end (config/config.yaml, --cores 2): {wall:.1f} s")
+    dataset = placeholder_tree(base / "dry/data", args.planets)
+    workdir = copy_workflow(base / "dry/repo")
+    dry = ("-n", "--config", f"data_dir={dataset}")
+    timed_run(workdir, *dry)  # warm the file cache
+    no_probe = [timed_run(workdir, *dry) for _ in range(3)]
+    with_probe = timed_run(workdir, *dry, no_slurm_probe=False)
+    print(
+        f"snakemake -n on {args.planets} train + 1 test planets: "
+        f"median {statistics.median(no_probe):.1f} s"
+        f" (runs {', '.join(f'{w:.1f}' for w in no_probe)}); with the SLURM plugin probe: "
+        f"{with_probe:.1f} s",
+        flush=True,
+    )
 
     walls: dict[bool, list[float]] = {False: [], True: []}
     work = []
     for rep in range(args.reps):
         for enabled in (False, True):
-            workdir = copy_workflow(base / f"manifest-{enabled}-{rep}")
-            setting = f"manifest={'true' if enabled else 'false'}"
-            wall = timed_run(workdir, "--configfile", "config/tiny.yaml", "--config", setting)
+            workdir = copy_workflow(base / f"manifest-{enabled}-{rep}", git=True)
+            # --config parses manifest=false as the string "false": booleans need an overlay
+            setting = f"manifest: {'true' if enabled else 'false'}"
+            (workdir / "manifest.yaml").write_text(setting + "\n")
+            wall = timed_run(workdir, "--configfile", "config/tiny.yaml", "manifest.yaml")
             walls[enabled].append(wall)
             print(f"  tiny run {rep + 1}, {setting}: {wall:.1f} s", flush=True)
             if enabled:
                 work.append(manifest_work_s(workdir))
     off, on = statistics.median(walls[False]), statistics.median(walls[True])
     print(
-        f"manifest layer, config/tiny.yaml x{args.reps}: median off {off:.1f} s, on {on:.1f} s, "
+        f"manifest layer, config/tiny.yaml, {args.reps} runs each: median off {off:.1f} s, on {on:.1f} s, "
         f"ratio {on / off:.3f} ({(on - off) / off:+.1%})"
     )
     seconds, jobs = max(work)
@@ -102,17 +113,10 @@ def main() -> None:
         f"{seconds:.2f} s = {seconds / on:.1%} of the median run"
     )
 
-    dataset = placeholder_tree(base / "dry/data", args.planets)
-    workdir = copy_workflow(base / "dry/repo")
-    dry = ("-n", "--config", f"data_dir={dataset}")
-    timed_run(workdir, *dry)  # warm the file cache
-    no_probe = [timed_run(workdir, *dry) for _ in range(3)]
-    with_probe = timed_run(workdir, *dry, no_slurm_probe=False)
-    print(
-        f"snakemake -n on {args.planets} train + 1 test planets: median {statistics.median(no_probe):.1f} s"
-        f" (runs {', '.join(f'{w:.1f}' for w in no_probe)}); with the SLURM plugin probe: "
-        f"{with_probe:.1f} s"
-    )
+    if not args.skip_default:
+        workdir = copy_workflow(base / "default")
+        wall = timed_run(workdir)
+        print(f"default end to end (config/config.yaml, --cores 2): {wall:.1f} s")
 
 
 if __name__ == "__main__":
