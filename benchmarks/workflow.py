@@ -7,18 +7,18 @@ Each measurement runs the real workflow in a fresh temporary copy of the reposit
 
 1. default end to end: ``snakemake --cores 2`` with config/config.yaml as it is (24 train + 8 test
    planets at 5% of the real frames), once;
-2. manifest layer: ``--configfile config/tiny.yaml manifest.yaml`` with ``manifest: false`` and
-   ``manifest: true`` in that overlay, N fresh runs each, interleaved (off, on, off, on, ...); medians and the
-   ratio. Also the layer's own cost in the manifest-on runs, free of machine noise: the seconds
-   spent outside the stage commands is not measurable from outside, so it is bounded by timing
-   what the wrapper adds per job (hashing every recorded input and artifact, git state, record
-   append) on the finished workspace;
+2. manifest layer: ``--configfile config/tiny.yaml manifest.yaml`` with ``manifest: false``
+   or ``manifest: true`` in that overlay, N fresh runs each (a git repository each), interleaved
+   (off, on, off, on, ...); medians and the ratio. Also, free of machine noise, the manifest work
+   itself redone on a finished workspace: hashing every recorded input and artifact, the git and
+   environment fields and the record append, for every job of the run;
 3. ``snakemake -n`` on a placeholder dataset of N planets (empty files in the exact layout, every
    10th planet with a second visit), ``--config data_dir=...``: wall time with and without the
    SLURM plugin's start-up probe (see workflow_helpers: ``scontrol show config`` blocks ~9 s
    per invocation where slurm-client is installed but no controller answers).
 
-The machine may be shared: read the medians and compare figures from the same invocation.
+They run in the order 3, 2, 1. The machine may be shared: read the medians and compare figures
+from the same invocation.
 """
 
 from __future__ import annotations
@@ -104,7 +104,8 @@ def main() -> None:
                 work.append(manifest_work_s(workdir))
     off, on = statistics.median(walls[False]), statistics.median(walls[True])
     print(
-        f"manifest layer, config/tiny.yaml, {args.reps} runs each: median off {off:.1f} s, on {on:.1f} s, "
+        f"manifest layer, config/tiny.yaml, {args.reps} runs each: "
+        f"median off {off:.1f} s, on {on:.1f} s, "
         f"ratio {on / off:.3f} ({(on - off) / off:+.1%})"
     )
     seconds, jobs = max(work)
