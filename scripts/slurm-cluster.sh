@@ -322,6 +322,12 @@ cmd_stop() {
     stop_daemon slurmctld "$CTLD_PID"
     stop_daemon munged "$MUNGE_PID"
     rm -rf "$STATE_DIR/ctld" "$STATE_DIR/spool" "$STATE_DIR/run"
+    # Remove the config we wrote: with it, every SLURM client (and so every snakemake start, whose
+    # SLURM plugin runs `scontrol show config`) waits ~10 s for a controller that is gone.
+    local conf_file
+    for conf_file in "$CONF" "$GRES_CONF"; do
+        if [[ -f "$conf_file" ]] && grep -qF "$MARKER" "$conf_file"; then rm -f "$conf_file"; fi
+    done
     local left="" d
     for d in "${DAEMONS[@]}" slurmstepd slurmscriptd; do
         [[ -n "$(daemon_pids "$d")" ]] && left+=" $d"
