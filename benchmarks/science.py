@@ -30,6 +30,7 @@ import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from concurrent.futures import ProcessPoolExecutor  # noqa: E402
+from multiprocessing import get_context  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -79,6 +80,123 @@ def simulate(args: argparse.Namespace, data: Path) -> None:
     )
     stamp.write_text(json.dumps(want))
     log.info("simulate: %.0f s", time.perf_counter() - start)
+
+
+def _simulate_calibrate_one(job: tuple) -> tuple[str, int, int, float, float]:
+    """Simulate one planet, calibrate its visits, then delete its raw signal files."""
+    from spectramind.calibrate import product
+    from spectramind.calibrate.pipeline import calibrate_visit
+    from spectramind.data import layout
+    from spectramind.data.layout import AIRS, FGS
+    from spectramind.simulate.dataset import simulate_planet
+
+    task, cal = job
+    start = time.perf_counter()
+    truth = simulate_planet(task)
+    simulated = time.perf_counter()
+    folder = Path(cal) / task.split
+    for v in range(len(truth.visits)):
+        result = calibrate_visit(task.data_dir, task.split, truth.planet_id, v)
+        product.save(folder / f"{truth.planet_id}_{v}.npz", result)
+        for inst in (AIRS, FGS):
+            layout.signal_path(task.data_dir, task.split, truth.planet_id, inst, v).unlink()
+    done = time.perf_counter()
+    return task.split, truth.planet_id, len(truth.visits), simulated - start, done - simulated
+
+
+def simulate_streaming(args: argparse.Namespace, data: Path, cal: Path) -> dict[str, float]:
+    """--discard-raw: simulate + calibrate planet by planet and delete each planet's raw frames.
+
+    A full-size planet is ~500 MB of raw frames; keeping 200 of them needs 100 GB of disk. Here
+    each worker simulates one planet, calibrates its visits into ``cal`` and deletes its signal
+    parquet files (calibration maps, star info and the truth stay, so the ceiling can still be
+    computed). Resumable: planets whose truth and calibrated visits exist are skipped.
+    """
+    from spectramind.data import reader
+    from spectramind.simulate import SimulationConfig
+    from spectramind.simulate.dataset import PlanetTask, truth_csv_path, write_tables
+    from spectramind.simulate.planet import load_truth, planet_id
+    from spectramind.simulate.truth import truth_dir_path
+
+    stamp = data.with_name(data.name + ".config.json")
+    want = {
+        "train": args.train,
+        "test": args.test,
+        "seed": args.seed,
+        "frames_scale": args.frames_scale,
+        "raw": "discarded",
+    }
+    if stamp.is_file() and json.loads(stamp.read_text()) == want:
+        log.info("simulate+calibrate: cached %s", data)
+        return {}
+    config = SimulationConfig(args.train, args.test, args.seed, args.frames_scale)
+    config.validate()
+    truth_dir = truth_dir_path(data)
+    for split in ("train", "test"):
+        (truth_dir / split).mkdir(parents=True, exist_ok=True)
+        (cal / split).mkdir(parents=True, exist_ok=True)
+    # Shared tables first: calibration reads axis_info and adc_info.
+    write_tables(data, [], config.n_airs_cds, truth_csv_path(data))
+    tasks, truths = [], []
+    for split, count in (("train", args.train), ("test", args.test)):
+        for index in range(count):
+            task = PlanetTask(
+                split,
+                index,
+                args.seed,
+                config.n_airs_cds,
+                config.second_visit_fraction,
+                data,
+                truth_dir,
+            )
+            tasks.append(task)
+    todo = []
+    for task in tasks:
+        pid = planet_id(args.seed, task.split, task.index)
+        path = truth_dir / task.split / f"{pid}.npz"
+        if path.is_file() and (cal / task.split / f"{pid}_0.npz").is_file():
+            truth = load_truth(path)
+            if all(
+                (cal / task.split / f"{pid}_{v}.npz").is_file() for v in range(len(truth.visits))
+            ):
+                truths.append(truth)
+                continue
+        todo.append(task)
+    log.info("simulate+calibrate: %d planets to do, %d cached", len(todo), len(truths))
+    started = time.perf_counter()
+    sim_s, cal_s, n_visits = [], [], 0
+    with ProcessPoolExecutor(args.workers, mp_context=get_context("spawn")) as pool:
+        jobs = [(task, str(cal)) for task in todo]
+        for i, (split, pid, nv, ts, tc) in enumerate(pool.map(_simulate_calibrate_one, jobs)):
+            sim_s.append(ts / nv)
+            cal_s.append(tc / nv)
+            n_visits += nv
+            truths.append(load_truth(truth_dir / split / f"{pid}.npz"))
+            elapsed = time.perf_counter() - started
+            log.info(
+                "planet %d/%d (%s %d, %d visit(s)): simulate %.1f s, calibrate %.1f s; eta %.0f s",
+                i + 1,
+                len(todo),
+                split,
+                pid,
+                nv,
+                ts,
+                tc,
+                elapsed / (i + 1) * (len(todo) - i - 1),
+            )
+    write_tables(data, truths, config.n_airs_cds, truth_csv_path(data))
+    n = (len(reader.discover_planets(data, "train")), len(reader.discover_planets(data, "test")))
+    if n != (args.train, args.test):
+        raise SystemExit(f"simulate+calibrate: expected {args.train}/{args.test}, found {n}")
+    stamp.write_text(json.dumps(want))
+    if not sim_s:
+        return {}
+    return {
+        "simulate_seconds_per_visit_median": float(np.median(sim_s)),
+        "calibrate_seconds_per_visit_median": float(np.median(cal_s)),
+        "visits": n_visits,
+        "wall_seconds": time.perf_counter() - started,
+    }
 
 
 def calibrate(args: argparse.Namespace, data: Path, out: Path) -> dict[str, float]:
@@ -233,6 +351,11 @@ def main() -> None:
     )
     parser.add_argument("--train-config", type=Path, help="YAML of TrainConfig fields")
     parser.add_argument("--overwrite", action="store_true", help="re-simulate the dataset")
+    parser.add_argument(
+        "--discard-raw",
+        action="store_true",
+        help="simulate and calibrate planet by planet, deleting raw frames (full-size runs)",
+    )
     parser.add_argument("--out", type=Path, help="results JSON (default WORK/results-TAG.json)")
     args = parser.parse_args()
     logging.basicConfig(
@@ -241,8 +364,11 @@ def main() -> None:
     work = args.work
     work.mkdir(parents=True, exist_ok=True)
     data = work / "data"
-    simulate(args, data)
-    cal_timing = calibrate(args, data, work / "calibrated")
+    if args.discard_raw:
+        cal_timing = simulate_streaming(args, data, work / "calibrated")
+    else:
+        simulate(args, data)
+        cal_timing = calibrate(args, data, work / "calibrated")
     fits_dir = work / args.fit_tag
     fit_times = fit(args, data, work / "calibrated", fits_dir)
 

@@ -20,6 +20,7 @@ from spectramind.physics.fit import (
     fit_planet,
     fit_visit,
 )
+from spectramind.physics.transit import TransitGeometry
 
 TRUTH = synthetic.make_truth()
 
@@ -234,3 +235,42 @@ def test_wavelength_smooth_drift_beats_free_drift_on_noisy_planet():
     err = smooth.depth[1:] - truth.depth[1:]
     z = (err - err.mean()) / smooth.depth_err[1:]
     assert 0.7 < np.sqrt(np.mean(z**2)) < 1.4
+
+
+def _high_impact_truth(impact: float = 0.8):
+    """The synthetic planet on a chord that misses the stellar centre (b = 0.8)."""
+    a_over_rs = 9.5
+    inc = float(np.degrees(np.arccos(impact / a_over_rs)))
+    geometry = TransitGeometry(3.6, 4.2, a_over_rs, inc)
+    return synthetic.make_truth(geometry=geometry)
+
+
+def test_documented_limb_darkening_range_stops_the_common_mode_drift():
+    """At b = 0.8 free (u1, u2) trade against the depth; FORMAT.md's range must cut that error.
+
+    Same noisy light curves fitted twice: with the default FitConfig (u1 0..0.8, u2 0..0.4) and
+    with the wide box the optimizer used before; the injected u (0.6, 0.18 for FGS1; AIRS
+    0.25..0.57 / 0.15..0.23) lies inside both.
+    """
+    truth = _high_impact_truth()
+    wide = replace(FitConfig(), ld_u1_bounds=(-0.2, 1.5), ld_u2_bounds=(-0.8, 1.0))
+    errors = {"documented": [], "wide": []}
+    for seed in range(3):
+        lc = synthetic.make_visit(truth, relative_noise=2e-3, seed=seed)
+        for name, cfg in (("documented", FitConfig()), ("wide", wide)):
+            err = fit_planet([lc], truth.star_info(), cfg).depth - truth.depth
+            errors[name].append((err[0], err[1:].mean()))  # FGS1, AIRS common mode
+    rms = {k: np.sqrt(np.mean(np.square(v), axis=0)) for k, v in errors.items()}
+    assert rms["documented"][0] < 0.6 * rms["wide"][0], rms
+    assert rms["documented"][1] < 0.75 * rms["wide"][1], rms
+
+
+def test_limb_darkening_bounds_reach_every_fit():
+    """A box that excludes the injected u pins the white-light and binned fits to its edge."""
+    lc = synthetic.make_visit(TRUTH)
+    cfg = replace(FitConfig(), ld_u1_bounds=(0.0, 0.3), ld_u2_bounds=(0.25, 0.4))
+    ld = fit_planet([lc], TRUTH.star_info(), cfg).meta["limb_darkening"]
+    fgs_u1, fgs_u2 = ld["fgs"]
+    assert 0.0 <= fgs_u1 <= 0.3 + 1e-9 and 0.25 - 1e-9 <= fgs_u2 <= 0.4
+    assert max(ld["airs_bins_u1"]) <= 0.3 + 1e-9  # injected AIRS u1 is 0.25..0.57
+    assert min(ld["airs_bins_u2"]) >= 0.25 - 1e-9  # injected AIRS u2 is 0.15..0.23

@@ -115,6 +115,17 @@ class FitConfig:
     # polynomial of this degree in wavelength and the depths refitted with only a per-channel
     # normalisation free; -1 keeps an independent drift per channel.
     drift_wavelength_degree: int = 1
+    # Range of the quadratic limb-darkening coefficients, (low, high) each: FORMAT.md section 8
+    # documents u1 in 0..0.8 and u2 in 0..0.4 for the real data. Free (u1, u2) are degenerate
+    # with the depth when the chord does not cross the stellar centre (impact b > ~0.7): the
+    # unbounded white-light fits of such planets drifted to u2 < 0 or u1 > 0.8 and took every
+    # channel's depth with them (common-mode errors up to 1200 ppm at full size).
+    ld_u1_bounds: tuple[float, float] = (0.0, 0.8)
+    ld_u2_bounds: tuple[float, float] = (0.0, 0.4)
+
+    @property
+    def ld_bounds(self) -> tuple[tuple[float, float], tuple[float, float]]:
+        return (tuple(self.ld_u1_bounds), tuple(self.ld_u2_bounds))
 
 
 @dataclass(frozen=True)
@@ -273,6 +284,7 @@ def _fit_visit(
         n_starts=config.n_starts,
         exposure_h=exposure,
         supersample=supersample,
+        ld_bounds=config.ld_bounds,
     )
     geometry = geo.geometry
     white = {c.name: c for c in geo.curves}
@@ -322,11 +334,15 @@ def _fit_visit(
         config.ld_bins,
         k_ref,
         airs_u_default,
+        ld_bounds=config.ld_bounds,
     )
     law = smooth_limb_darkening(bins, config.ld_degree, airs_u_default)
     if bins.wavelength_um.size < min(config.ld_bins, max(airs_full.size, 1)):
         reasons.append(f"limb darkening from {bins.wavelength_um.size} of {config.ld_bins} bins")
     u1_airs, u2_airs = law.evaluate(wavelengths[1:])
+    # The smooth law may overshoot the documented range between or beyond its bins.
+    u1_airs = np.clip(u1_airs, *config.ld_u1_bounds)
+    u2_airs = np.clip(u2_airs, *config.ld_u2_bounds)
     u1 = np.concatenate([[fgs_u[0]], u1_airs])
     u2 = np.concatenate([[fgs_u[1]], u2_airs])
 

@@ -24,6 +24,10 @@ log = logging.getLogger(__name__)
 DEFAULT_A_OVER_RS = 10.8  # train mean of sma (FORMAT.md section 4), used when star info lacks it
 DEFAULT_INC_DEG = 88.5
 DEFAULT_PERIOD_DAYS = 5.2
+# Wide box for the quadratic limb-darkening coefficients ((u1 low, u1 high), (u2 low, u2 high)):
+# only keeps the optimizer finite. :class:`spectramind.physics.fit.FitConfig` passes the range
+# that FORMAT.md section 8 documents for the real data instead.
+WIDE_LD_BOUNDS = ((-0.2, 1.5), (-0.8, 1.0))
 
 
 @dataclass(frozen=True)
@@ -149,11 +153,13 @@ def fit_geometry(
     n_starts: int = 3,
     exposure_h: float = 0.0,
     supersample: int = 1,
+    ld_bounds: tuple[tuple[float, float], tuple[float, float]] = WIDE_LD_BOUNDS,
 ) -> GeometryFit:
     """Joint bounded least-squares fit of the geometry to ``curves`` (see module docstring).
 
-    Parameters: [t0 (h), a/R*, b] + [rp/R*, u1, u2] per curve. Raises ``RuntimeError`` when no
-    start gives a finite solution.
+    Parameters: [t0 (h), a/R*, b] + [rp/R*, u1, u2] per curve, u1 and u2 inside ``ld_bounds``
+    ((u1 low, u1 high), (u2 low, u2 high)). Raises ``RuntimeError`` when no start gives a finite
+    solution.
     """
     if not curves:
         raise RuntimeError("no valid white light curve")
@@ -161,8 +167,9 @@ def fit_geometry(
     fluxes = [np.where(c.valid, c.flux, 0.0) for c in curves]
     t_lo, t_hi = float(np.nanmin(time_h)), float(np.nanmax(time_h))
     a_lo, a_hi = max(1.5, 0.25 * prior.a_over_rs), 4.0 * prior.a_over_rs
-    lower = [t_lo, a_lo, 0.0] + [0.005, -0.2, -0.8] * len(curves)
-    upper = [t_hi, a_hi, 1.3] + [0.5, 1.5, 1.0] * len(curves)
+    (u1_lo, u1_hi), (u2_lo, u2_hi) = ld_bounds
+    lower = [t_lo, a_lo, 0.0] + [0.005, u1_lo, u2_lo] * len(curves)
+    upper = [t_hi, a_hi, 1.3] + [0.5, u1_hi, u2_hi] * len(curves)
     k0 = float(np.clip(math.sqrt(max(depth_init, 1e-5)), 0.01, 0.45))
 
     def residuals(theta: np.ndarray) -> np.ndarray:
@@ -187,7 +194,8 @@ def fit_geometry(
     best = None
     n_eval = 0
     for b0 in impacts:
-        x0 = np.array([t0_init_h, prior.a_over_rs, b0] + [k0, 0.3, 0.15] * len(curves))
+        u_start = [0.5 * (u1_lo + u1_hi), 0.5 * (u2_lo + u2_hi)]
+        x0 = np.array([t0_init_h, prior.a_over_rs, b0] + [k0, *u_start] * len(curves))
         x0 = np.clip(x0, np.array(lower) + 1e-9, np.array(upper) - 1e-9)
         try:
             result = least_squares(

@@ -24,7 +24,7 @@ import numpy as np
 from scipy.optimize import least_squares
 
 from spectramind.physics.fallback import quiet_nan
-from spectramind.physics.geometry import weighted_projection
+from spectramind.physics.geometry import WIDE_LD_BOUNDS, weighted_projection
 from spectramind.physics.transit import TransitCurve
 
 log = logging.getLogger(__name__)
@@ -91,10 +91,12 @@ def fit_binned_limb_darkening(
     n_bins: int,
     rp_init: float,
     u_init: tuple[float, float] = (0.2, 0.1),
+    ld_bounds: tuple[tuple[float, float], tuple[float, float]] = WIDE_LD_BOUNDS,
 ) -> BinnedLimbDarkening:
     """Fit (rp, u1, u2) with the geometry fixed on ``n_bins`` contiguous wavelength bins.
 
-    Only channels valid in every time bin enter (so the bin sums have no gaps).
+    Only channels valid in every time bin enter (so the bin sums have no gaps). u1 and u2 stay
+    inside ``ld_bounds`` ((u1 low, u1 high), (u2 low, u2 high)).
 
     Args:
         flux, flux_err, valid: (n, m) channel light curves (any normalisation per channel).
@@ -104,7 +106,8 @@ def fit_binned_limb_darkening(
     index = np.flatnonzero(full)
     groups = [g for g in np.array_split(index, max(1, min(n_bins, index.size))) if g.size]
     out = {key: [] for key in ("wl", "k", "u1", "u2", "s1", "s2")}
-    lower, upper = [0.005, -0.2, -0.8], [0.5, 1.5, 1.0]
+    (u1_lo, u1_hi), (u2_lo, u2_hi) = ld_bounds
+    lower, upper = [0.005, u1_lo, u2_lo], [0.5, u1_hi, u2_hi]
     for group in groups:
         # Normalise channels to unit median before summing, so bright channels do not dominate
         # the effective wavelength.
