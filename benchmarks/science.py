@@ -11,6 +11,12 @@ Usage::
     OPENBLAS_NUM_THREADS=1 python benchmarks/science.py --work artifacts/science \\
         --train 150 --test 50 --frames-scale 0.1 --workers 2
 
+Full size (the acceptance run of docs/science.md; ~35 minutes on 2 cores; ``--discard-raw``
+deletes each visit's raw frames once calibrated, so 160 planets fit in ~1.5 GB of disk)::
+
+    OPENBLAS_NUM_THREADS=1 python benchmarks/science.py --work /work/science-full \\
+        --train 120 --test 40 --frames-scale 1.0 --workers 2 --discard-raw
+
 Frame scale: every noise term per planet scales as 1/sqrt(frames); the ceiling is computed from
 the same simulated frames, so physics, model and ceiling are compared on the same data. 0.1
 (1124 AIRS / 13488 FGS frames per visit) keeps simulate + calibrate to ~3 s per planet.
