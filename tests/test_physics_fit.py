@@ -197,6 +197,20 @@ def test_cli_rejects_unknown_planet_with_exit_2(tmp_path, caplog):
     assert not (tmp_path / "x.npz").exists()
 
 
+def test_cli_limb_darkening_range_reaches_the_fit_and_a_bad_one_is_refused(tmp_path, caplog):
+    visit_path, csv_path = _write_inputs(tmp_path)
+    argv = ["fit", "--calibrated", str(visit_path), "--star-info", str(csv_path), "--planet", "7"]
+    out = tmp_path / "narrow.npz"
+    assert cli.main([*argv, "--out", str(out), "--ld-u1-range", "0", "0.3"]) == 0
+    _, meta = load_arrays(out)
+    assert meta["config"]["ld_u1_bounds"] == [0.0, 0.3]
+    assert meta["limb_darkening"]["fgs"][0] <= 0.3 + 1e-9
+    bad = tmp_path / "bad.npz"
+    assert cli.main([*argv, "--out", str(bad), "--ld-u2-range", "0.4", "0.1"]) == 2
+    assert "ld_u2_bounds" in caplog.text and "low < high" in caplog.text
+    assert not bad.exists()
+
+
 def test_geometry_prior_mirrors_inclination_above_90():
     g = replace(TRUTH.geometry, inc_deg=180 - TRUTH.geometry.inc_deg)
     lc = synthetic.make_visit(replace(TRUTH, geometry=g))

@@ -88,6 +88,12 @@ def get_calibrate_steps():
     return json.dumps(config["calibrate"]["steps"], sort_keys=True)
 
 
+def get_ld_range(key):
+    """config["fit"][key] as the "LOW HIGH" arguments of spectramind fit."""
+    low, high = config["fit"][key]
+    return f"{float(low)!r} {float(high)!r}"
+
+
 def get_report_calibrated(wildcards):
     """The first train planet's first calibrated visit: the report's light-curve example."""
     planets = plan.planet_visits(get_dataset(), "train")

@@ -17,8 +17,11 @@ rule fit:
     params:
         wildcards=get_wildcards_json,
         seed=config["seed"],
+        ld_u1=get_ld_range("ld_u1_range"),
+        ld_u2=get_ld_range("ld_u2_range"),
     shell:
         "spectramind run-stage --stage fit --rule fit --threads {threads} --log {log}"
         " --wildcards {params.wildcards:q} --input {input:q} --output {output:q} -- "
         "spectramind fit --calibrated {input.calibrated} --star-info {input.star_info}"
         " --planet {wildcards.planet_id} --out {output}"
+        " --ld-u1-range {params.ld_u1} --ld-u2-range {params.ld_u2}"

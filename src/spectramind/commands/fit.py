@@ -43,6 +43,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--drift-degree", type=int, default=2, help="polynomial degree of the drift in time (2)"
     )
     parser.add_argument("--no-regressors", action="store_true", help="ignore the jitter regressors")
+    parser.add_argument(
+        "--ld-u1-range",
+        type=float,
+        nargs=2,
+        default=(0.0, 0.8),
+        metavar=("LOW", "HIGH"),
+        help="allowed quadratic limb-darkening u1 (default 0 0.8, FORMAT.md section 8)",
+    )
+    parser.add_argument(
+        "--ld-u2-range",
+        type=float,
+        nargs=2,
+        default=(0.0, 0.4),
+        metavar=("LOW", "HIGH"),
+        help="allowed quadratic limb-darkening u2 (default 0 0.4, FORMAT.md section 8)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -77,7 +93,11 @@ def run(args: argparse.Namespace) -> int:
                 f"{lc.source}: expected planet {args.planet}, found planet {lc.planet_id}"
             )
     config = replace(
-        FitConfig(), drift_degree=args.drift_degree, use_regressors=not args.no_regressors
+        FitConfig(),
+        drift_degree=args.drift_degree,
+        use_regressors=not args.no_regressors,
+        ld_u1_bounds=tuple(args.ld_u1_range),
+        ld_u2_bounds=tuple(args.ld_u2_range),
     )
     start = time.perf_counter()
     result = fit_planet(visits, star, config, planet_id=args.planet, split=split)

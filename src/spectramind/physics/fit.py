@@ -123,9 +123,25 @@ class FitConfig:
     ld_u1_bounds: tuple[float, float] = (0.0, 0.8)
     ld_u2_bounds: tuple[float, float] = (0.0, 0.4)
 
+    def __post_init__(self) -> None:
+        from spectramind.errors import ConfigError
+
+        for name in ("ld_u1_bounds", "ld_u2_bounds"):
+            value = tuple(getattr(self, name))
+            if not (
+                len(value) == 2
+                and all(math.isfinite(float(v)) for v in value)
+                and float(value[0]) < float(value[1])
+            ):
+                raise ConfigError(
+                    f"fit {name}: expected (low, high) with finite low < high, found {value}"
+                )
+            object.__setattr__(self, name, (float(value[0]), float(value[1])))
+
     @property
     def ld_bounds(self) -> tuple[tuple[float, float], tuple[float, float]]:
-        return (tuple(self.ld_u1_bounds), tuple(self.ld_u2_bounds))
+        """((u1 low, u1 high), (u2 low, u2 high)) for the geometry and spectrum fits."""
+        return (self.ld_u1_bounds, self.ld_u2_bounds)
 
 
 @dataclass(frozen=True)
