@@ -12,7 +12,7 @@ Usage::
         --train 150 --test 50 --frames-scale 0.1 --workers 2
 
 Full size (the acceptance run of docs/science.md; ~35 minutes on 2 cores; ``--discard-raw``
-deletes each visit's raw frames once calibrated, so 160 planets fit in ~1.5 GB of disk)::
+deletes each visit's raw frames once calibrated, so 160 planets fit in ~1.3 GB of disk)::
 
     OPENBLAS_NUM_THREADS=1 python benchmarks/science.py --work /work/science-full \\
         --train 120 --test 40 --frames-scale 1.0 --workers 2 --discard-raw
