@@ -47,14 +47,20 @@ log = logging.getLogger("science")
 # --- stages (each cached) --------------------------------------------------------------------
 
 
-def simulate(args: argparse.Namespace, data: Path) -> None:
-    stamp = data.with_name(data.name + ".config.json")
+def _dataset_stamp(args: argparse.Namespace, data: Path, **extra: str) -> tuple[Path, dict]:
+    """The file beside ``data`` that records how it was made, and what it must say."""
     want = {
         "train": args.train,
         "test": args.test,
         "seed": args.seed,
         "frames_scale": args.frames_scale,
+        **extra,
     }
+    return data.with_name(data.name + ".config.json"), want
+
+
+def simulate(args: argparse.Namespace, data: Path) -> None:
+    stamp, want = _dataset_stamp(args, data)
     if data.is_dir() and stamp.is_file() and json.loads(stamp.read_text()) == want:
         log.info("simulate: cached %s", data)
         return
@@ -120,18 +126,11 @@ def simulate_streaming(args: argparse.Namespace, data: Path, cal: Path) -> dict[
     """
     from spectramind.data import reader
     from spectramind.simulate import SimulationConfig
-    from spectramind.simulate.dataset import PlanetTask, truth_csv_path, write_tables
+    from spectramind.simulate.dataset import planet_tasks, truth_csv_path, write_tables
     from spectramind.simulate.planet import load_truth, planet_id
     from spectramind.simulate.truth import truth_dir_path
 
-    stamp = data.with_name(data.name + ".config.json")
-    want = {
-        "train": args.train,
-        "test": args.test,
-        "seed": args.seed,
-        "frames_scale": args.frames_scale,
-        "raw": "discarded",
-    }
+    stamp, want = _dataset_stamp(args, data, raw="discarded")
     if stamp.is_file() and json.loads(stamp.read_text()) == want:
         log.info("simulate+calibrate: cached %s", data)
         return {}
@@ -143,21 +142,8 @@ def simulate_streaming(args: argparse.Namespace, data: Path, cal: Path) -> dict[
         (cal / split).mkdir(parents=True, exist_ok=True)
     # Shared tables first: calibration reads axis_info and adc_info.
     write_tables(data, [], config.n_airs_cds, truth_csv_path(data))
-    tasks, truths = [], []
-    for split, count in (("train", args.train), ("test", args.test)):
-        for index in range(count):
-            task = PlanetTask(
-                split,
-                index,
-                args.seed,
-                config.n_airs_cds,
-                config.second_visit_fraction,
-                data,
-                truth_dir,
-            )
-            tasks.append(task)
-    todo = []
-    for task in tasks:
+    todo, truths = [], []
+    for task in planet_tasks(config, data, truth_dir):
         pid = planet_id(args.seed, task.split, task.index)
         path = truth_dir / task.split / f"{pid}.npz"
         if path.is_file() and (cal / task.split / f"{pid}_0.npz").is_file():

@@ -43,22 +43,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--drift-degree", type=int, default=2, help="polynomial degree of the drift in time (2)"
     )
     parser.add_argument("--no-regressors", action="store_true", help="ignore the jitter regressors")
-    parser.add_argument(
-        "--ld-u1-range",
-        type=float,
-        nargs=2,
-        default=(0.0, 0.8),
-        metavar=("LOW", "HIGH"),
-        help="allowed quadratic limb-darkening u1 (default 0 0.8, FORMAT.md section 8)",
-    )
-    parser.add_argument(
-        "--ld-u2-range",
-        type=float,
-        nargs=2,
-        default=(0.0, 0.4),
-        metavar=("LOW", "HIGH"),
-        help="allowed quadratic limb-darkening u2 (default 0 0.4, FORMAT.md section 8)",
-    )
+    for coefficient, documented in (("u1", "0 0.8"), ("u2", "0 0.4")):
+        parser.add_argument(
+            f"--ld-{coefficient}-range",
+            type=float,
+            nargs=2,
+            metavar=("LOW", "HIGH"),
+            help=f"allowed quadratic limb-darkening {coefficient} (default {documented}, the "
+            "range of FORMAT.md section 8)",
+        )
     parser.set_defaults(func=run)
 
 
@@ -92,12 +85,16 @@ def run(args: argparse.Namespace) -> int:
             raise DataFormatError(
                 f"{lc.source}: expected planet {args.planet}, found planet {lc.planet_id}"
             )
+    ld_bounds = {
+        f"ld_{coefficient}_bounds": tuple(given)
+        for coefficient, given in (("u1", args.ld_u1_range), ("u2", args.ld_u2_range))
+        if given is not None
+    }  # not given: FitConfig's defaults
     config = replace(
         FitConfig(),
         drift_degree=args.drift_degree,
         use_regressors=not args.no_regressors,
-        ld_u1_bounds=tuple(args.ld_u1_range),
-        ld_u2_bounds=tuple(args.ld_u2_range),
+        **ld_bounds,
     )
     start = time.perf_counter()
     result = fit_planet(visits, star, config, planet_id=args.planet, split=split)

@@ -191,10 +191,10 @@ def fit_geometry(
         return np.concatenate(parts)
 
     impacts = [prior.impact, 0.2, 0.6, 0.0, 0.85][: max(1, n_starts)]
+    u_start = [0.5 * (u1_lo + u1_hi), 0.5 * (u2_lo + u2_hi)]  # centre of the limb-darkening box
     best = None
     n_eval = 0
     for b0 in impacts:
-        u_start = [0.5 * (u1_lo + u1_hi), 0.5 * (u2_lo + u2_hi)]
         x0 = np.array([t0_init_h, prior.a_over_rs, b0] + [k0, *u_start] * len(curves))
         x0 = np.clip(x0, np.array(lower) + 1e-9, np.array(upper) - 1e-9)
         try:

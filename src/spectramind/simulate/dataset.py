@@ -313,7 +313,8 @@ def write_tables(
 # --- the whole dataset ---------------------------------------------------------------------------
 
 
-def _tasks(config: SimulationConfig, data_dir: Path, truth_dir: Path) -> Iterator[PlanetTask]:
+def planet_tasks(config: SimulationConfig, data_dir: Path, truth_dir: Path) -> Iterator[PlanetTask]:
+    """One task per planet of the dataset: train planets, then test, in index order."""
     for split, count in (("train", config.n_train), ("test", config.n_test)):
         for index in range(count):
             yield PlanetTask(
@@ -353,7 +354,7 @@ def simulate_dataset(out: Path | str, config: SimulationConfig, overwrite: bool 
             shutil.rmtree(tmp)
     tmp_out.mkdir()
     tmp_truth.mkdir()
-    tasks = list(_tasks(config, tmp_out, tmp_truth))
+    tasks = list(planet_tasks(config, tmp_out, tmp_truth))
     log.info(
         "simulating %d train + %d test planets, %d AIRS / %d FGS frames per visit, %d worker(s)",
         config.n_train,
