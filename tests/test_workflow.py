@@ -294,18 +294,19 @@ def test_real_data_folder_failure_until_and_resume(tiny_run: Run, tmp_path: Path
 
 
 @pytest.mark.parametrize(
-    ("args", "key"),
+    ("args", "bad_yaml", "key"),
     [
-        (("--config", "unknwon_key=1"), "unknwon_key"),
-        (("--configfile", "bad.yaml"), "holdout_fraction"),
+        (("--config", "unknwon_key=1"), "", "unknwon_key"),
+        (("--configfile", "bad.yaml"), "train:\n  holdout_fraction: a fifth\n", "holdout_fraction"),
+        (("--configfile", "bad.yaml"), "fit:\n  ld_u1_range: [0.1]\n", "ld_u1_range"),
     ],
-    ids=["unknown-key", "wrong-type"],
+    ids=["unknown-key", "wrong-type", "range-of-one"],
 )
 def test_invalid_config_is_refused_before_any_job(
-    tmp_path: Path, args: tuple[str, ...], key: str
+    tmp_path: Path, args: tuple[str, ...], bad_yaml: str, key: str
 ) -> None:
     workdir = copy_workflow(tmp_path / "repo")
-    (workdir / "bad.yaml").write_text("train:\n  holdout_fraction: a fifth\n")
+    (workdir / "bad.yaml").write_text(bad_yaml)
     result = snakemake(workdir, *OVERLAY, *args)
     assert result.returncode != 0
     assert key in result.stderr
