@@ -230,11 +230,11 @@ class _Builder:
             properties["encodingFormat"] = _encoding(record.path)
         if self.include_data:
             source = self._verified_source(record)
-            dest = (
-                record.path
-                if not Path(record.path).is_absolute()
-                else ("external/" + record.path.lstrip("/"))
-            )
+            parts = Path(record.path).parts
+            if Path(record.path).is_absolute() or ".." in parts:
+                # never outside the crate: /abs/x and ../x go under external/
+                parts = ("external", *(p for p in parts if p not in ("/", "..", ".")))
+            dest = "/".join(parts)
             entity = self.crate.add_file(source, dest_path=dest, properties=properties)
             self.included += 1
         else:
@@ -461,7 +461,7 @@ def build_crate(
     # files, parameters and connections
     snapshot = crate.add_file(
         facts.snapshot,
-        dest_path=_relative(facts.snapshot, repo),
+        dest_path=_relative(facts.snapshot, repo, facts.root),
         properties={
             "name": facts.snapshot.name,
             "encodingFormat": "application/yaml",
@@ -646,7 +646,7 @@ def build_crate(
     for events in facts.events_files:
         crate.add_file(
             events,
-            dest_path=_relative(events, repo),
+            dest_path=_relative(events, repo, facts.root),
             properties={
                 "name": f"manifest of stage {events.parent.parent.name}",
                 "encodingFormat": "application/x-ndjson",
@@ -747,11 +747,17 @@ Notes:
 """
 
 
-def _relative(path: Path, repo: Path) -> str:
-    try:
-        return path.resolve().relative_to(repo.resolve()).as_posix()
-    except ValueError:
-        return path.name
+def _relative(path: Path, repo: Path, root: Path | None = None) -> str:
+    """``path`` inside the crate: relative to the workflow folder, else to the runs root
+    (under ``runs/``), else its name."""
+    for base, prefix in ((repo, ""), (root, "runs/")):
+        if base is None:
+            continue
+        try:
+            return prefix + path.resolve().relative_to(Path(base).resolve()).as_posix()
+        except ValueError:
+            continue
+    return path.name
 
 
 def _environment(record: dict[str, Any]) -> list[tuple[str, Any]]:
