@@ -14,6 +14,7 @@ import json
 import shutil
 import subprocess
 import sys
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -183,6 +184,25 @@ def test_runs_verify_passes_then_fails_after_one_byte(tiny_run: Run, tmp_path: P
     tampered = spectramind(workdir, "runs", "verify", tiny_run.run_id)
     assert tampered.returncode == 1
     assert SUBMISSION in tampered.stdout + tampered.stderr
+
+
+def test_export_of_the_real_run_is_a_valid_run_crate(tiny_run: Run, tmp_path: Path) -> None:
+    crate = tmp_path / "crate.zip"
+    proc = spectramind(tiny_run.workdir, "runs", "export", tiny_run.run_id, "--ro-crate",
+                       str(crate), "--validate")  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "provenance-run-crate-0.5 at severity REQUIRED (offline): PASS" in proc.stdout
+    with zipfile.ZipFile(crate) as archive:
+        graph = json.loads(archive.read("ro-crate-metadata.json"))["@graph"]
+    jobs = [e for e in graph if e["@id"].startswith("#job-")]
+    assert len(jobs) == len(tiny_run.records())
+    assert {e["instrument"]["@id"] for e in jobs} == {
+        f"#rule-{r['rule']}" for r in tiny_run.records()
+    }
+    files = {e["alternateName"]: e for e in graph if e.get("@type") == "File" and
+             e["@id"].startswith("#file:")}  # fmt: skip
+    assert files[SUBMISSION]["sha256"] == tiny_run.sha(SUBMISSION)
+    assert files[CHECKPOINT]["sha256"] == tiny_run.sha(CHECKPOINT)
 
 
 def test_report_contains_the_figures(tiny_run: Run, tmp_path: Path) -> None:

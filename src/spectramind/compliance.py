@@ -9,7 +9,11 @@ One :class:`Gate` per promise of the reproducibility standard (docs/compliance.m
 - ``dvc``: ``dvc status`` reports the pipeline up to date;
 - ``sbom``: both SBOMs present and valid, and the declared-and-pinned and license gates pass on
   the packages they list (``spectramind.supply``);
-- ``determinism``: the determinism check's result file says it passed.
+- ``determinism``: the determinism check's result file says it passed;
+- ``crate``: the run exports as a Provenance Run Crate that roc-validator accepts at the
+  REQUIRED level (:func:`check_crate`; docs/audit.md);
+- ``cve``: no locked version has a known, non-ignored vulnerability in the vendored advisory
+  snapshot, which is named with its date and age (:func:`check_offline_cve`, offline).
 """
 
 from __future__ import annotations
@@ -18,7 +22,10 @@ import json
 import logging
 import shutil
 import subprocess
+import tempfile
+import zipfile
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -285,10 +292,13 @@ def _cve_note(gates_json: Path) -> str:
         gates = json.loads(gates_json.read_text(encoding="utf-8"))["gates"]
         cve = next(g for g in gates if g["name"] == "cve")
     except (OSError, ValueError, KeyError, StopIteration):
-        return "CVE scan: no record (run in CI: sbom-refresh.yml)"
+        return "pip-audit CVE cross-check: no record (runs online in sbom-refresh.yml)"
     if cve["status"] == "skipped":
-        return f"CVE scan SKIPPED ({cve.get('reason') or 'no scanner'}; runs in CI)"
-    return f"CVE scan {cve['status']}"
+        return (
+            f"pip-audit CVE cross-check SKIPPED ({cve.get('reason') or 'no scanner'}; runs "
+            "online in sbom-refresh; the offline CVE gate is `cve` below)"
+        )
+    return f"pip-audit CVE cross-check {cve['status']}"
 
 
 def check_determinism(result_path: Path) -> Gate:
@@ -318,6 +328,91 @@ def check_determinism(result_path: Path) -> Gate:
     return Gate("determinism", not problems, summary, problems)
 
 
+def check_crate(
+    root: Path,
+    run_id: str,
+    repo: Path,
+    sbom_dir: Path,
+    ignore_path: Path | None,
+    crate_path: Path | None = None,
+) -> Gate:
+    """The run's Provenance Run Crate passes roc-validator (REQUIRED level, offline).
+
+    Validates ``crate_path`` when given (its root ``identifier`` must be ``run_id``), else
+    exports the run to a temporary folder first (``spectramind runs export``).
+    """
+    from spectramind.repro.crate import CrateError, export_run_crate
+    from spectramind.repro.crate_validation import CrateValidationError, validate_crate
+    from spectramind.repro.runview import load_run
+
+    with tempfile.TemporaryDirectory(prefix="spectramind-crate-") as tmp:
+        try:
+            if crate_path is None:
+                export = export_run_crate(
+                    load_run(root, run_id),
+                    Path(tmp) / f"run-{run_id}",
+                    repo=repo,
+                    sbom_dir=sbom_dir,
+                    cve_ignore=ignore_path,
+                )
+                crate, described = (
+                    export.path,
+                    (f"exported {export.entities} entities, {export.size_bytes} bytes"),
+                )
+            else:
+                crate, described = crate_path, f"{crate_path}"
+                named = crate_run_id(crate_path)
+                if named != run_id:
+                    return Gate(
+                        "crate",
+                        False,
+                        f"{crate_path} is not run {run_id}",
+                        [f"{crate_path}: root identifier {named!r}, expected {run_id}"],
+                    )
+            result = validate_crate(crate)
+        except (CrateError, CrateValidationError, RunNotFoundError) as err:
+            return Gate("crate", False, "no valid crate", [str(err)])
+    summary = (
+        f"{described}; roc-validator {result.validator_version} {result.profile} "
+        f"{result.severity.upper()}: {'no issues' if result.passed else 'FAILED'} "
+        f"({result.checks_executed} checks)"
+    )
+    return Gate("crate", result.passed, summary, [str(i) for i in result.issues])
+
+
+def crate_run_id(crate: Path) -> str | None:
+    """The root ``identifier`` of an exported crate (folder or zip), None if unreadable."""
+    try:
+        if crate.is_file():
+            with zipfile.ZipFile(crate) as archive:
+                text = archive.read("ro-crate-metadata.json").decode("utf-8")
+        else:
+            text = (crate / "ro-crate-metadata.json").read_text(encoding="utf-8")
+        graph = json.loads(text)["@graph"]
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return None
+    root = next((e for e in graph if e.get("@id") == "./"), {})
+    return root.get("identifier")
+
+
+def check_offline_cve(lock_path: Path, ignore_path: Path | None) -> Gate:
+    """``spectramind cve check``: the lock against the vendored advisory snapshot, offline."""
+    from spectramind.supply import SupplyChainError
+    from spectramind.supply.findings import GateStatus
+    from spectramind.supply.osv import check_lock
+
+    try:
+        result = check_lock(lock_path, ignore_path)
+    except SupplyChainError as err:
+        return Gate("cve", False, "cannot run the offline CVE gate", [str(err)])
+    problems = [f"{f.package}: {f.message}" for f in result.findings]
+    summary = (
+        f"{result.checked} pins of {lock_path.name}, {len(problems)} known vulnerabilities; "
+        + result.notes[0]
+    )
+    return Gate("cve", result.status is not GateStatus.FAIL, summary, problems)
+
+
 def check_compliance(
     run_id: str | None = None,
     repo: Path | str = ".",
@@ -327,10 +422,14 @@ def check_compliance(
     lock_path: Path | str | None = None,
     allowlist_path: Path | str | None = None,
     ignore_path: Path | str | None = None,
+    crate_path: Path | str | None = None,
+    skip: Collection[str] = (),
 ) -> ComplianceReport:
     """Run every gate on ``run_id`` (default: the latest run under ``runs_root``).
 
-    Relative paths are taken relative to ``repo`` (the workflow folder).
+    Relative paths are taken relative to ``repo`` (the workflow folder). ``crate_path`` is an
+    exported crate of the run to validate (default: export one to a temporary folder).
+    ``skip`` names gates not to run (tests of one gate; the CLI runs them all).
     """
     repo = Path(repo)
 
@@ -359,6 +458,23 @@ def check_compliance(
         ),
         check_determinism(under_repo(determinism_result, DEFAULT_DETERMINISM)),
     ]
+    if "crate" not in skip:
+        gates.append(
+            check_crate(
+                root,
+                run_id,
+                repo,
+                under_repo(sbom_dir, DEFAULT_SBOM_DIR),
+                ignore if ignore.is_file() else None,
+                under_repo(crate_path, "") if crate_path is not None else None,
+            )
+        )
+    if "cve" not in skip:
+        gates.append(
+            check_offline_cve(
+                under_repo(lock_path, "requirements.lock"), ignore if ignore.is_file() else None
+            )
+        )
     for gate in gates:
         log.debug("gate %s: %s", gate.name, "pass" if gate.passed else "fail")
     return ComplianceReport(run_id, gates)
