@@ -4,7 +4,7 @@ Usage: python benchmarks/calibrate.py [--data-dir DIR] [--skip-reference] [--rep
 
 Simulates one full-size train planet (``spectramind.simulate``, seed 5) unless ``--data-dir``
 holds one, then runs, each in its own subprocess (peak RSS from ``resource.getrusage`` of the
-child): (1) the reference (:mod:`spectramind.calibrate.reference`, linearity ON, 30/360
+child): (1) the reference (:mod:`spectramind.oracles.calibrate_reference`, linearity ON, 30/360
 sum-binning) and (2) ``spectramind calibrate`` with the default preset (linearity on, float32).
 Prints wall time, peak RSS, their ratios, the per-step split of the fast chain and the
 projection for 1100 planets on 4 cores; with ``--repeat N`` the pair runs N times and the
@@ -24,7 +24,7 @@ from pathlib import Path
 
 REFERENCE = """
 import sys, numpy as np
-from spectramind.calibrate.reference import starter_light_curves
+from spectramind.oracles.calibrate_reference import starter_light_curves
 lc = starter_light_curves(sys.argv[1], "train", int(sys.argv[2]), 0, linearity=True)
 print("reference bins", lc.shape)
 """

@@ -274,7 +274,7 @@ def fit(args: argparse.Namespace, data: Path, cal: Path, out: Path) -> dict:
 
 
 def _ceiling_one(job: tuple) -> tuple[np.ndarray, np.ndarray]:
-    from spectramind import ceiling
+    from spectramind.oracles import ceiling
 
     data, split, pid = job
     return (
@@ -424,7 +424,7 @@ def main() -> None:
 
     # Ceiling.
     free, fixed = ceiling_std(args, data, test_ids, work)
-    from spectramind.ceiling import ceiling_predictions
+    from spectramind.oracles.ceiling import ceiling_predictions
 
     mu, sg = ceiling_predictions(test_truth, free, seed=args.seed)
     score("ceiling (F0 free)", mu, sg, "Cramer-Rao, stellar flux level marginalised")

@@ -17,8 +17,8 @@ from spectramind.calibrate import product
 from spectramind.calibrate.config import build_config
 from spectramind.calibrate.pipeline import calibrate_visit
 from spectramind.calibrate.product import Quality
-from spectramind.calibrate.reference import starter_light_curves
 from spectramind.errors import DataFormatError
+from spectramind.oracles.calibrate_reference import starter_light_curves
 
 SPLIT = "train"
 BIN5 = {"bin": {"airs_cds_per_bin": 5, "fgs_cds_per_bin": 60}}

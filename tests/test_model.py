@@ -15,8 +15,8 @@ from spectramind.model.config import TrainConfig
 from spectramind.model.data import feature_files_in, load_planets
 from spectramind.model.net import SpectralCorrector
 from spectramind.model.predict import load_checkpoint, predict
-from spectramind.model.synthetic import write_synthetic_set
 from spectramind.model.train import lr_at, save_checkpoint, train
+from spectramind.oracles.synthetic_fits import write_synthetic_set
 from spectramind.repro.hashing import sha256_file
 
 
