@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from spectramind.crate.validation import validate_crate
 from spectramind.repro import manifest
-from spectramind.repro.crate_validation import validate_crate
 from spectramind.repro.hashing import sha256_file
 from spectramind.repro.runview import jobs_from_records
 from spectramind.repro.snapshot import freeze_config

@@ -341,8 +341,8 @@ def check_crate(
     Validates ``crate_path`` when given (its root ``identifier`` must be ``run_id``), else
     exports the run to a temporary folder first (``spectramind runs export``).
     """
-    from spectramind.repro.crate import CrateError, export_run_crate
-    from spectramind.repro.crate_validation import CrateValidationError, validate_crate
+    from spectramind.crate.export import CrateError, export_run_crate
+    from spectramind.crate.validation import CrateValidationError, validate_crate
     from spectramind.repro.runview import load_run
 
     with tempfile.TemporaryDirectory(prefix="spectramind-crate-") as tmp:

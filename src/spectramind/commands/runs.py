@@ -195,7 +195,7 @@ def run_show(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from spectramind.repro.crate import export_run_crate
+    from spectramind.crate.export import export_run_crate
     from spectramind.repro.runview import load_run
 
     facts = load_run(args.root, args.run_id)
@@ -210,7 +210,7 @@ def run_export(args: argparse.Namespace) -> int:
     sys.stdout.write("\n".join(export.lines()) + "\n")
     if not args.validate:
         return 0
-    from spectramind.repro.crate_validation import validate_crate
+    from spectramind.crate.validation import validate_crate
 
     result = validate_crate(export.path)
     sys.stdout.write("\n".join(result.lines()) + "\n")
@@ -223,8 +223,8 @@ def _ignore_file(repo: Path) -> Path | None:
 
 
 def run_validate_crate(args: argparse.Namespace) -> int:
+    from spectramind.crate.validation import DEFAULT_PROFILE, validate_crate
     from spectramind.io import atomic_path
-    from spectramind.repro.crate_validation import DEFAULT_PROFILE, validate_crate
 
     result = validate_crate(
         args.crate, args.profile or DEFAULT_PROFILE, args.severity, cache_dir=args.cache_dir

@@ -1,5 +1,5 @@
 """One recorded run as jobs and audit facts: the model behind ``spectramind runs show`` and the
-RO-Crate export (:mod:`spectramind.repro.crate`).
+RO-Crate export (:mod:`spectramind.crate.export`).
 
 Records are read only through :func:`spectramind.repro.manifest.read_records`. A *job* is one
 execution of a rule with its wildcards. Statuses other than ``ok`` and ``failed`` are kept as
