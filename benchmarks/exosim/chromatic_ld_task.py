@@ -12,7 +12,6 @@ from __future__ import annotations
 import astropy.units as u
 import numpy as np
 from astropy.io import ascii
-
 from exosim.tasks.astrosignal.estimatePlanetarySignal import EstimatePlanetarySignal
 
 

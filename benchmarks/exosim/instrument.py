@@ -1,10 +1,11 @@
-"""The ExoSim 2 payload of the validation set: an AIRS-CH0-like spectrometer, an FGS1-like photometer.
+"""ExoSim 2 payload of the validation set: an AIRS-CH0-like spectrometer, an FGS1-like photometer.
 
 The Ariel payload files (optical chain, PSFs, QE and detector maps) are not public, so this module
 describes an instrument from public, round numbers. What is approximated (docs/exosim.md):
 
 - telescope: one collecting area (0.64 m^2, ~1.1 x 0.7 m elliptical primary) and one flat
-  efficiency; no thermal emission of the optics (70 K, emissivity 0), no zodiacal light;
+  efficiency (0.8 per element); FGS1 gets 20 % of the light (a beam splitter); no thermal
+  emission of the optics (70 K, emissivity 0), no zodiacal light;
 - AIRS-CH0: 32 x 356 pixels of 18 micron, ~1.6-4.1 micron dispersed along the columns by a
   smooth (cubic) wavelength solution of this module, not the real one; Airy PSF at F/13 x F/20;
   QE of 0.55-0.7 with a broad maximum; 10 Hz clock, CDS of 4.5 s every 4.8 s;
@@ -37,6 +38,8 @@ CLOCK_HZ = 10.0
 ADC_GAIN = 0.4
 AIRS_WL_RANGE = (1.62, 4.12)  # micron, columns in ExoSim order (increasing wavelength)
 FGS_BAND = (0.6, 0.8)
+FGS_SPLIT = 0.2  # fraction of the light a beam splitter sends to FGS1 (sets its count level)
+ADC_OFFSET = -200.0  # fixed, so that adc_info holds one value for the whole dataset
 
 
 def airs_wavelength_solution() -> tuple[np.ndarray, np.ndarray]:
@@ -70,14 +73,15 @@ def write_payload_files(folder: Path, maps: dict[str, dict[str, np.ndarray]]) ->
     """Tables and maps shared by every run: optics, QE, wavelength solution, detector maps."""
     folder.mkdir(parents=True, exist_ok=True)
     wl = np.linspace(0.4, 5.0, 461)
-    _ecsv(
-        folder / "optics.ecsv",
-        {
-            "Wavelength": (wl, "um"),
-            "Transmission": (np.full_like(wl, 0.8), ""),
-            "Emissivity": (np.zeros_like(wl), ""),
-        },
-    )
+    for name, transmission in (("optics", 0.8), ("fgs_splitter", FGS_SPLIT)):
+        _ecsv(
+            folder / f"{name}.ecsv",
+            {
+                "Wavelength": (wl, "um"),
+                "Transmission": (np.full_like(wl, transmission), ""),
+                "Emissivity": (np.zeros_like(wl), ""),
+            },
+        )
     qe_airs = 0.55 + 0.15 * np.exp(-0.5 * ((wl - 2.6) / 1.1) ** 2)
     qe_fgs = 0.6 + 0.1 * np.exp(-0.5 * ((wl - 0.7) / 0.2) ** 2)
     _ecsv(
@@ -156,7 +160,7 @@ def _channel_xml(
             <type>surface</type>
             <task_model>LoadOpticalElement</task_model>
             <temperature unit='K'>70</temperature>
-            <datafile>{folder}/optics.ecsv</datafile>
+            <datafile>{folder}/{"fgs_splitter" if ph else "optics"}.ecsv</datafile>
             <wavelength_key>Wavelength</wavelength_key>
             <emissivity_key>Emissivity</emissivity_key>
             <efficiency_key>Transmission</efficiency_key>
@@ -218,6 +222,7 @@ def _channel_xml(
         <ADC> True </ADC>
         <ADC_num_bit> 16 </ADC_num_bit>
         <ADC_gain> {ADC_GAIN} </ADC_gain>
+        <ADC_offset> {ADC_OFFSET} </ADC_offset>
         <ADC_round_method>floor</ADC_round_method>
     </detector>
     <readout>

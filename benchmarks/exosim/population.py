@@ -87,7 +87,7 @@ def draw(
     t_eff = float(rng.uniform(4300.0, 6900.0))
     r_star = float(np.exp(rng.normal(np.log(1.1), 0.25)))
     m_star = float(np.clip(r_star**0.8 * np.exp(rng.normal(0, 0.1)), 0.5, 2.0))
-    distance = float(np.exp(rng.uniform(np.log(40.0), np.log(140.0))))
+    distance = float(np.exp(rng.uniform(np.log(8.0), np.log(24.0))))
     m_planet = float(np.exp(rng.normal(-0.3, 1.0)))
     for _ in range(1000):
         period = float(np.exp(rng.uniform(np.log(1.2), np.log(9.0))))
