@@ -60,6 +60,9 @@ def run_exosim(planet: population.Planet, workdir: Path, n_airs_cds: int) -> dic
 
     RunConfig.random_seed = planet.exosim_seed
     RunConfig.n_job = 1
+    # ExoSim collects every configuration file it has read, process-wide, and copies them next
+    # to each output: start each planet with an empty list (the last planet's files are gone).
+    RunConfig.config_file_list.clear()
     rng = np.random.default_rng([planet.exosim_seed, 1])
     maps = {
         ins.AIRS_NAME: ins.draw_maps(rng, ins.AIRS_COLS),

@@ -13,8 +13,8 @@ describes an instrument from public, round numbers. What is approximated (docs/e
 - detector (both): per-pixel QE map (the flat field), dark current map with hot pixels, dead
   pixels, per-pixel read noise, kTC offset, a cubic pixel non-linearity map, cosmic rays with
   ExoSim's interaction shapes, gain drift (ExoSim's polynomial model), shot noise, a 16-bit ADC;
-- pointing jitter: ExoSim's ``EstimatePointingJitter`` (white, 0.05 arcsec RMS per axis at
-  100 Hz), slicing the focal plane as ExoSim does.
+- pointing jitter: ExoSim's ``EstimatePointingJitter`` (0.05 arcsec RMS per axis, sampled at
+  20 Hz: ExoSim shifts the oversampled focal plane once per sample, the main cost).
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ ADC_GAIN = 0.4
 AIRS_WL_RANGE = (1.62, 4.12)  # micron, columns in ExoSim order (increasing wavelength)
 FGS_BAND = (0.6, 0.8)
 FGS_SPLIT = 0.2  # fraction of the light a beam splitter sends to FGS1 (sets its count level)
+JITTER_HZ = 20  # pointing-jitter sampling (ExoSim shifts the focal plane at this rate)
 ADC_OFFSET = -200.0  # fixed, so that adc_info holds one value for the whole dataset
 
 
@@ -343,7 +344,7 @@ def write_configuration(
         <jitter_task> EstimatePointingJitter </jitter_task>
         <spatial unit="arcsec"> 0.05 </spatial>
         <spectral unit="arcsec"> 0.05 </spectral>
-        <frequency_resolution unit="Hz">100</frequency_resolution>
+        <frequency_resolution unit="Hz">{JITTER_HZ}</frequency_resolution>
     </jitter>
     <sky>
         <config>{workdir}/sky.xml</config>
