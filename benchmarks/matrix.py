@@ -210,6 +210,12 @@ def run_matrix(args: argparse.Namespace) -> None:
     out_rows = []
     for row in (r for r in ROWS if r.name in wanted):
         rargs = row_args(args, row)
+        made = rargs.work / "data.config.json"
+        if row.generator == "exosim" and made.is_file():
+            # the ExoSim set has its own size (it is made by its own environment)
+            info = json.loads(made.read_text())
+            rargs.train, rargs.test = info["train"], info["test"]
+            rargs.seed, rargs.frames_scale = info["seed"], info["frames_scale"]
         size = f"{rargs.train}/{rargs.test}, x{rargs.frames_scale:g}, seed {rargs.seed}"
         entry = {"row": row.name, "data": f"{row.describe()} ({size})"}
         started = time.perf_counter()

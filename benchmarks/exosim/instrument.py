@@ -14,7 +14,7 @@ describes an instrument from public, round numbers. What is approximated (docs/e
   pixels, per-pixel read noise, kTC offset, a cubic pixel non-linearity map, cosmic rays with
   ExoSim's interaction shapes, gain drift (ExoSim's polynomial model), shot noise, a 16-bit ADC;
 - pointing jitter: ExoSim's ``EstimatePointingJitter`` (0.05 arcsec RMS per axis, sampled at
-  20 Hz: ExoSim shifts the oversampled focal plane once per sample, the main cost).
+  100 Hz: ExoSim shifts the oversampled focal plane once per sample, the main cost).
 """
 
 from __future__ import annotations
@@ -39,7 +39,9 @@ ADC_GAIN = 0.4
 AIRS_WL_RANGE = (1.62, 4.12)  # micron, columns in ExoSim order (increasing wavelength)
 FGS_BAND = (0.6, 0.8)
 FGS_SPLIT = 0.2  # fraction of the light a beam splitter sends to FGS1 (sets its count level)
-JITTER_HZ = 20  # pointing-jitter sampling (ExoSim shifts the focal plane at this rate)
+WL_GRID_R = 1000  # ExoSim's wavelength grid (log bins); ~2x the AIRS pixel resolution
+JITTER_HZ = 100  # pointing-jitter sampling; a multiple of 10 samples per 0.1 s clock (at 20 Hz
+# ExoSim puts 1-3 samples in a sub-exposure and the FGS1 flux jumps by +-40 %)
 ADC_OFFSET = -200.0  # fixed, so that adc_info holds one value for the whole dataset
 
 
@@ -329,7 +331,7 @@ def write_configuration(
     <wl_grid>
         <wl_min unit="micron">0.5</wl_min>
         <wl_max unit="micron">4.5</wl_max>
-        <logbin_resolution unit="">2000</logbin_resolution>
+        <logbin_resolution unit="">{WL_GRID_R}</logbin_resolution>
     </wl_grid>
     <time_grid>
         <start_time unit="hour">0.0</start_time>
