@@ -132,7 +132,7 @@ def derive_star_info(default_work: Path, args: argparse.Namespace) -> None:
         truth_dir_path,
         write_tables,
     )
-    from spectramind.simulate.planet import draw_planet, save_truth
+    from spectramind.simulate.planet import save_truth
 
     work = args.work
     data, src = work / "data", default_work / "data"
@@ -144,14 +144,7 @@ def derive_star_info(default_work: Path, args: argparse.Namespace) -> None:
             shutil.rmtree(sub)
     truths = []
     for task in planet_tasks(config, data, truth_dir_path(data)):
-        truth = draw_planet(
-            task.seed,
-            task.split,
-            task.index,
-            task.n_airs_cds,
-            task.second_visit_fraction,
-            task.variants,
-        )
+        truth = task.draw()
         folder = data / task.split
         folder.mkdir(parents=True, exist_ok=True)
         (folder / str(truth.planet_id)).symlink_to(src / task.split / str(truth.planet_id))

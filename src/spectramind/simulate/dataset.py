@@ -173,17 +173,21 @@ class PlanetTask:
     truth_dir: Path  # the (temporary) truth folder
     variants: tuple[str, ...] = ()
 
+    def draw(self) -> PlanetTruth:
+        """The planet's truth (no files written)."""
+        return planet.draw_planet(
+            self.seed,
+            self.split,
+            self.index,
+            self.n_airs_cds,
+            self.second_visit_fraction,
+            self.variants,
+        )
+
 
 def simulate_planet(task: PlanetTask) -> PlanetTruth:
     """Draw one planet and write all its files; returns its truth."""
-    truth = planet.draw_planet(
-        task.seed,
-        task.split,
-        task.index,
-        task.n_airs_cds,
-        task.second_visit_fraction,
-        task.variants,
-    )
+    truth = task.draw()
     cosmics = variants.COSMICS in task.variants
     adc = layout.ADC_DEFAULT
     for v in range(len(truth.visits)):
