@@ -278,7 +278,7 @@ def write_tables(out: Path, truth_csv: Path, records: list[dict]) -> None:
     write_csv(
         out / "adc_info.csv",
         ["FGS1_adc_offset", "FGS1_adc_gain", "AIRS-CH0_adc_offset", "AIRS-CH0_adc_gain"],
-        [[ins.ADC_OFFSET, ins.ADC_GAIN, ins.ADC_OFFSET, ins.ADC_GAIN]],
+        [[ins.ADC_OFFSET, ins.ADC_GAIN[ins.FGS_NAME], ins.ADC_OFFSET, ins.ADC_GAIN[ins.AIRS_NAME]]],
     )
     target = np.concatenate([[0.7], airs_wl[39:321][::-1]])
     write_csv(out / "wavelengths.csv", wl_cols, [[f"{v:.6f}" for v in target]])

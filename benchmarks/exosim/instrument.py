@@ -9,7 +9,7 @@ describes an instrument from public, round numbers. What is approximated (docs/e
 - AIRS-CH0: 32 x 356 pixels of 18 micron, ~1.6-4.1 micron dispersed along the columns by a
   smooth (cubic) wavelength solution of this module, not the real one; Airy PSF at F/13 x F/20;
   QE of 0.55-0.7 with a broad maximum; 10 Hz clock, CDS of 4.5 s every 4.8 s;
-- FGS1: 32 x 32 pixels, 0.6-0.8 micron band, Airy PSF at F/25, CDS of 0.1 s every 0.4 s;
+- FGS1: 32 x 32 pixels, 0.6-0.8 micron band, Airy PSF at F/50, CDS of 0.1 s every 0.4 s;
 - detector (both): per-pixel QE map (the flat field), dark current map with hot pixels, dead
   pixels, per-pixel read noise, kTC offset, a cubic pixel non-linearity map, cosmic rays with
   ExoSim's interaction shapes, gain drift (ExoSim's polynomial model), shot noise, a 16-bit ADC;
@@ -35,7 +35,7 @@ FGS_COLS = 32
 PIXEL_UM = 18.0
 CLOCK_HZ = 10.0
 # ADC: 16 bits; digital = floor(counts * gain) (ExoSim's AnalogToDigital); adc_info: offset 0
-ADC_GAIN = 0.4
+ADC_GAIN = {"AIRS-CH0": 0.4, "FGS1": 0.1}  # FGS1 pixels at the PSF peak collect ~1e5 e- per read
 AIRS_WL_RANGE = (1.62, 4.12)  # micron, columns in ExoSim order (increasing wavelength)
 FGS_BAND = (0.6, 0.8)
 FGS_SPLIT = 0.2  # fraction of the light a beam splitter sends to FGS1 (sets its count level)
@@ -141,7 +141,8 @@ def _channel_xml(
             '            <spectral unit="arcsec/micron"> 0.0085 </spectral>\n        </plate_scale>'
         )
     )
-    fnum = ("25", "25") if ph else ("13", "20")
+    # FGS1 at F/50: a ~2-pixel Airy core (a sharper one saturates the ADC at the peak)
+    fnum = ("50", "50") if ph else ("13", "20")
     wl_solution = (
         ""
         if ph
@@ -224,7 +225,7 @@ def _channel_xml(
         <gain_coeff_w_max> 1.0 </gain_coeff_w_max>
         <ADC> True </ADC>
         <ADC_num_bit> 16 </ADC_num_bit>
-        <ADC_gain> {ADC_GAIN} </ADC_gain>
+        <ADC_gain> {ADC_GAIN[name]} </ADC_gain>
         <ADC_offset> {ADC_OFFSET} </ADC_offset>
         <ADC_round_method>floor</ADC_round_method>
     </detector>
