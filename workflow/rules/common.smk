@@ -94,6 +94,14 @@ def get_ld_range(key):
     return f"{float(low)!r} {float(high)!r}"
 
 
+def get_simulate_variant_args(wildcards):
+    """config["simulate"]["variants"] as repeated --variant arguments (a list, quoted per item)."""
+    args = []
+    for name in config["simulate"].get("variants", []):
+        args += ["--variant", name]
+    return args
+
+
 def get_report_calibrated(wildcards):
     """The first train planet's first calibrated visit: the report's light-curve example."""
     planets = plan.planet_visits(get_dataset(), "train")
