@@ -1,9 +1,10 @@
 """Independent-noise ceiling: one definition of the noise limit for any dataset with a known truth.
 
 The simulator's own ceiling (:mod:`spectramind.oracles.ceiling`) needs the simulator's noise
-model, so it exists only for our simulator. The robustness matrix (``benchmarks/science.py --matrix``)
-compares datasets from several generators (our simulator, its variants, ExoSim 2), so it uses
-this ceiling on every row, computed the same way from what every row has:
+model, so it exists only for our simulator. The robustness matrix
+(``benchmarks/science.py --matrix``) compares datasets from several generators (our simulator,
+its variants, ExoSim 2), so it uses this ceiling on every row, computed the same way from what
+every row has:
 
 1. the **measured white noise** of each channel, from the calibrated light curve the pipeline
    itself produced (``calibrated/<split>/<planet>_<visit>.npz``, time-binned as the calibration
@@ -21,8 +22,9 @@ flux level c (a real estimator measures it from the baseline). Its Fisher matrix
 ``G^T G / sigma_j^2`` with columns ``dT/dD`` and ``T``; visits add; the ceiling std is
 ``sqrt((I^-1)_DD)`` (Cramer-Rao). The ceiling *prediction* is ``truth + std x N(0, 1)`` with
 ``sigma = std`` (:func:`spectramind.oracles.ceiling.ceiling_predictions`): the score of an
-estimator that reaches the white-noise bound with known geometry and limb darkening and reports it honestly.
-A spectral prior that pools channels can beat it; nothing that treats channels independently can.
+estimator that reaches the white-noise bound with known geometry and limb darkening and reports
+it honestly. A spectral prior that pools channels can beat it; nothing that treats channels
+independently can.
 
 Where the truth lives (read by :func:`truth_geometry`): our simulator's ``<data>.truth/<split>/
 <planet_id>.npz``, or for any other generator a ``<data>.truth/<split>/<planet_id>.json`` with
