@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from spectramind import independent_ceiling as ic
+from spectramind.oracles import independent_ceiling as ic
 from spectramind.data import layout
 from spectramind.simulate.physics import transit_light_curves
 
