@@ -264,6 +264,7 @@ def describe_kernels(kernels: dict[str, Any]) -> str:
         ("openblas_core_numpy", "openblas(numpy)"),
         ("openblas_core_scipy", "openblas(scipy)"),
         ("numpy_dispatch", "numpy dispatch"),
+        ("arrow_simd_level", "arrow simd"),
         ("libm_fma_masked", "libm FMA masked"),
         ("torch_threads", "torch threads"),
     )

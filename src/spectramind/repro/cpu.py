@@ -39,7 +39,8 @@ record it and :func:`pin_problems` can say when the pin came too late.
 
 :data:`PROFILES` are environments that emulate other CPUs on this one (used by
 ``spectramind determinism-check --cross-cpu`` and the tests): ``lower`` is a pre-Haswell
-x86-64 (SSE4.2/AVX, no AVX2, no FMA) with two threads instead of one.
+x86-64 (SSE4.2/AVX, no AVX2, no FMA) to numpy, torch, OpenBLAS, MKL, oneDNN, Arrow and glibc,
+with two threads instead of one.
 
 This module imports only the standard library: it must run before numpy and torch load.
 """
@@ -85,7 +86,7 @@ PINNED_KERNELS: dict[str, str] = {
 
 #: Emulated CPUs: environment variables and a thread count. ``native`` leaves the machine as it
 #: is; ``lower`` looks like an x86-64 without AVX2/FMA/AVX-512 to numpy, torch, OpenBLAS, MKL,
-#: oneDNN and glibc's libm, and runs two threads per job.
+#: oneDNN, Arrow (parquet) and glibc's libm, and runs two threads per job.
 PROFILES: dict[str, dict[str, Any]] = {
     "native": {"env": {}, "threads": 1},
     "lower": {
@@ -96,6 +97,7 @@ PROFILES: dict[str, dict[str, Any]] = {
             "MKL_CBWR": "AUTO",
             "MKL_ENABLE_INSTRUCTIONS": "SSE4_2",
             "ONEDNN_MAX_CPU_ISA": "SSE41",
+            "ARROW_USER_SIMD_LEVEL": "SSE4_2",
             "GLIBC_TUNABLES": "glibc.cpu.hwcaps=-AVX2,-FMA,-AVX",
         },
         "threads": 2,
@@ -250,6 +252,8 @@ def effective_kernels() -> dict[str, Any]:
         out["openblas_core_scipy"] = _openblas_core(
             "scipy", "libscipy_openblas-*.so", "scipy_openblas_get_corename"
         )
+    if "pyarrow" in sys.modules:  # informational: parquet encoding is lossless at any level
+        out["arrow_simd_level"] = sys.modules["pyarrow"].runtime_info().simd_level
     torch = sys.modules.get("torch")
     if torch is not None:
         out["aten_cpu_capability"] = torch.backends.cpu.get_cpu_capability()
