@@ -7,8 +7,9 @@ depend on the kernels the libraries pick for the machine: the pin of :mod:`spect
 really in use recorded (``kernels``) with a warning when the pin came too late.
 
 Limits worth knowing: BLAS libraries read ``OMP_NUM_THREADS`` & co. when NumPy is first imported,
-so setting them here only reaches child processes; the workflow wrapper (``spectramind
-run-stage --threads N``) sets them before the stage starts. ``CUBLAS_WORKSPACE_CONFIG`` must be set
+so setting them here reaches child processes, and numpy's and scipy's loaded OpenBLAS through its
+``set_num_threads``; the workflow wrapper (``spectramind run-stage --threads N``) sets them before
+the stage starts. ``CUBLAS_WORKSPACE_CONFIG`` must be set
 before the first CUDA call, i.e. call this at the start of the stage.
 """
 
