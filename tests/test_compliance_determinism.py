@@ -12,6 +12,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+import pytest
+
 from spectramind.repro.cpu import PROFILES
 
 GIT = ["git", "-c", "user.name=test", "-c", "user.email=test@example.invalid"]
@@ -157,3 +160,26 @@ def test_cross_cpu_tolerance_is_explicit_and_measured(tmp_path):
 
     proc, _ = run_check(repo, tmp_path, "--cross-cpu", "--tolerance", "nonsense", target=target)
     assert proc.returncode == 2 and "GLOB=REL" in proc.stderr
+
+
+def test_cross_cpu_fails_when_a_stage_escaped_the_pin_and_measures_npz(tmp_path):
+    from spectramind.determinism_check import CrossCpuResult, measure_difference, stage_kernels
+
+    events = tmp_path / "run/artifacts/runs/train/20260101_000000/events.jsonl"
+    events.parent.mkdir(parents=True)
+    kernels = {"pin": True, "aten_cpu_capability": "AVX2", "mkl_cbwr_branch": "COMPATIBLE"}
+    events.write_text(json.dumps({"stage": "train", "extra": {"cpu_kernels": kernels}}) + "\n")
+    found = stage_kernels(tmp_path / "run")
+    assert found == {"train": kernels}
+    cross = CrossCpuResult("lower", {}, 2, outputs={"a.npz": {"native": "x", "emulated": "x"}})
+    assert cross.passed
+    cross.kernels = {"native": found}
+    assert not cross.passed
+    assert cross.pin_problems == [
+        "native run, stage train: aten_cpu_capability is AVX2, the pin wants DEFAULT"
+    ]
+
+    np.savez(tmp_path / "a.npz", mu=np.array([1.0, 2.0]), planet_id=np.array([1, 2]))
+    np.savez(tmp_path / "b.npz", mu=np.array([1.0, 2.0 + 2e-12]), planet_id=np.array([1, 2]))
+    diff = measure_difference(tmp_path / "a.npz", tmp_path / "b.npz")
+    assert diff["where"] == "mu" and diff["max_rel"] == pytest.approx(1e-12, rel=1e-3)
