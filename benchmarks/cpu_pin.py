@@ -16,13 +16,15 @@ alike:
 Inputs: calibrate one visit of the first train planet of ``--data-dir`` (a simulated dataset,
 e.g. the default workflow's ``data/synthetic``), fit that calibrated visit, train on and
 predict for ``--planets`` synthetic planets (``spectramind.model.synthetic``). Prints per stage
-the median wall time of each variant and the ratios after/before and unpinned/before.
+the median wall time and the median CPU time (user + system, what a shared machine distorts
+least) of each variant and the ratios after/before and unpinned/before.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -61,15 +63,20 @@ def variant_env(variant: str, base_src: Path) -> dict[str, str]:
     return env
 
 
-def timed(args: list[str], env: dict[str, str], cwd: Path) -> float:
+def timed(args: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float]:
+    """Wall and CPU (user + system) seconds of one command; CPU time is what a shared, loaded
+    machine distorts least."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, "-m", "spectramind", "-q", *args], env=env, cwd=cwd, capture_output=True
     )
     elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
         raise SystemExit(f"failed: spectramind {' '.join(args)}\n{proc.stderr.decode()[-2000:]}")
-    return elapsed
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return elapsed, cpu
 
 
 def main() -> None:
@@ -111,7 +118,9 @@ def main() -> None:
                 "--out", f"preds-{v}.npz",
             ],
         }  # fmt: skip
-        times: dict[str, dict[str, list[float]]] = {s: {v: [] for v in VARIANTS} for s in stages}
+        times: dict[str, dict[str, list[tuple[float, float]]]] = {
+            s: {v: [] for v in VARIANTS} for s in stages
+        }
         for repeat in range(args.repeats):
             for stage, make_args in stages.items():
                 order = VARIANTS if repeat % 2 == 0 else tuple(reversed(VARIANTS))
@@ -121,16 +130,17 @@ def main() -> None:
             print(f"repeat {repeat + 1}/{args.repeats} done", file=sys.stderr, flush=True)
 
     print(f"planet {planet} of {data_dir}; {args.planets} synthetic planets for train/predict")
-    print(f"base {args.base}; medians of {args.repeats} runs, wall seconds per command")
-    print(
-        f"{'stage':<10} {'before':>8} {'unpinned':>9} {'after':>8}  after/before  unpinned/before"
-    )
-    for stage, by_variant in times.items():
-        med = {v: statistics.median(t) for v, t in by_variant.items()}
-        print(
-            f"{stage:<10} {med['before']:8.2f} {med['unpinned']:9.2f} {med['after']:8.2f}  "
-            f"{med['after'] / med['before']:12.3f}  {med['unpinned'] / med['before']:15.3f}"
-        )
+    print(f"base {args.base}; medians of {args.repeats} interleaved runs, seconds per command")
+    for k, kind in enumerate(("wall", "cpu")):
+        header = f"{kind:<4} {'stage':<10} {'before':>8} {'unpinned':>9} {'after':>8}"
+        print(f"{header}  after/before  unpinned/before")
+        for stage, by_variant in times.items():
+            med = {v: statistics.median(t[k] for t in runs) for v, runs in by_variant.items()}
+            print(
+                f"{kind:<4} {stage:<10} {med['before']:8.2f} {med['unpinned']:9.2f} "
+                f"{med['after']:8.2f}  {med['after'] / med['before']:12.3f}  "
+                f"{med['unpinned'] / med['before']:15.3f}"
+            )
 
 
 if __name__ == "__main__":
