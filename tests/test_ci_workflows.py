@@ -69,6 +69,8 @@ def test_ci_runs_the_required_jobs():
         "pytest",
         "--configfile config/tiny.yaml",
         "spectramind determinism-check",
+        "--cross-cpu lower",
+        'eval "$(spectramind cpu-profile lower)"',
         "dvc repro",
         "dvc status",
         "git diff --exit-code dvc.lock",

@@ -287,3 +287,36 @@ def test_cve_gate_fails_on_a_locked_version_with_a_known_advisory(repo):
     gate = check(repo)["cve"]
     assert not gate.passed and "dated 2024-10-10" in gate.summary
     assert any(p.startswith("PyYAML: 5.3.1: PYSEC-2021-142") for p in gate.problems)
+
+
+def test_determinism_gate_shows_the_cross_cpu_result(repo):
+    path = repo / "artifacts/determinism/result.json"
+    result = json.loads(path.read_text(encoding="utf-8"))
+    assert "cross-CPU not checked" in check(repo)["determinism"].summary  # said, not silent
+    cross = {
+        "passed": True,
+        "profile": "lower",
+        "threads": 2,
+        "outputs": {
+            "artifacts/ckpt/model.pt": {"native": "a", "emulated": "a", "status": "identical"},
+            "artifacts/preds/test.npz": {
+                "native": "p",
+                "emulated": "q",
+                "status": "within tolerance",
+            },
+        },
+        "mismatches": [],
+        "pin_problems": [],
+    }
+    path.write_text(json.dumps({**result, "cross_cpu": cross}), encoding="utf-8")
+    gate = check(repo)["determinism"]
+    assert gate.passed
+    assert "1 identical under CPU profile lower (threads 2)" in gate.summary
+    assert "only within a declared tolerance: artifacts/preds/test.npz" in gate.summary
+
+    cross.update(passed=False, mismatches=["artifacts/ckpt/model.pt: a != b"])
+    path.write_text(json.dumps({**result, "passed": False, "cross_cpu": cross}), encoding="utf-8")
+    gate = check(repo)["determinism"]
+    assert not gate.passed and gate.problems == [
+        "CPU profile lower: artifacts/ckpt/model.pt: a != b"
+    ]

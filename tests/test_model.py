@@ -187,3 +187,16 @@ def test_cli_train_then_predict_all_and_holdout(small_set, tmp_path):
     assert hold["planet_id"].tolist() == checkpoint["holdout_ids"]
     rows = np.isin(pred["planet_id"], hold["planet_id"])
     np.testing.assert_array_equal(hold["mu"], pred["mu"][rows])
+
+
+def test_a_planets_prediction_does_not_depend_on_the_batch(small_set):
+    """Alone, in a subset, or with all others: the same bytes (one planet per forward pass)."""
+    table = _table(small_set, labels=False)
+    checkpoint = train(TrainConfig(seed=2, max_epochs=5, holdout_fraction=0.0), _table(small_set))
+    mu_all, sigma_all = predict(checkpoint, table)
+    ids = table.planet_id.tolist()
+    for subset in ([ids[7]], ids[3:11], sorted(ids[::5])):
+        rows = np.searchsorted(table.planet_id, subset)
+        mu, sigma = predict(checkpoint, table.subset(subset))
+        np.testing.assert_array_equal(mu, mu_all[rows])
+        np.testing.assert_array_equal(sigma, sigma_all[rows])

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import pkgutil
 import sys
 
@@ -53,11 +54,24 @@ def configure_logging(verbose: int, quiet: bool) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Before anything imports numpy or torch: the libraries choose their kernels when they load
+    # (same bytes on any CPU, spectramind.repro.cpu).
+    from spectramind.repro.cpu import needs_restart, pin_environment, record_kernels
+
+    changed = pin_environment()
+    # Restart once so the loader sees the pinned GLIBC_TUNABLES (only as the real command, not
+    # when called with an argument list, e.g. from tests). run-stage computes nothing itself;
+    # its stage process inherits the pinned environment and starts pinned.
+    command = next((arg for arg in sys.argv[1:] if not arg.startswith("-")), None)
+    if argv is None and needs_restart(changed) and command != "run-stage":
+        os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])
     parser = build_parser()
     args = parser.parse_args(argv)
     configure_logging(args.verbose, args.quiet)
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        record_kernels()  # which kernels produced the outputs, into the run manifest
+        return code
     except SpectraMindError as err:
         log.error("%s", err)
         return err.exit_code

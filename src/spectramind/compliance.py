@@ -317,11 +317,18 @@ def check_determinism(result_path: Path) -> Gate:
     problems = [f"same seed: {m}" for m in result.get("same_seed_mismatches", [])]
     if not result.get("other_seed_differs", False):
         problems.append("the run with another seed gave identical outputs: the check is blind")
+    cross = result.get("cross_cpu")
+    if cross:
+        profile = cross.get("profile")
+        problems += [f"CPU profile {profile}: {m}" for m in cross.get("mismatches", [])]
+        problems += [f"CPU profile {profile}: {m}" for m in cross.get("pin_problems", [])]
+        if not cross.get("passed", False) and not cross.get("mismatches"):
+            problems.append(f"CPU profile {profile}: result says passed: false")
     if not result.get("passed", False) and not problems:
         problems.append("result says passed: false")
     summary = (
         f"{len(result.get('outputs', {}))} outputs identical for seed {result.get('seed')}, "
-        f"differ for seed {result.get('other_seed')}"
+        f"differ for seed {result.get('other_seed')}; {_cross_cpu_summary(cross)}"
         if not problems
         else f"{result_path}: failed"
     )
@@ -411,6 +418,22 @@ def check_offline_cve(lock_path: Path, ignore_path: Path | None) -> Gate:
         + result.notes[0]
     )
     return Gate("cve", result.status is not GateStatus.FAIL, summary, problems)
+
+
+def _cross_cpu_summary(cross: dict | None) -> str:
+    """One clause on the cross-CPU run of a determinism result (explicit when it did not run)."""
+    if not cross:
+        return "cross-CPU not checked (determinism-check --cross-cpu)"
+    outputs = cross.get("outputs", {})
+    statuses = [h.get("status") for h in outputs.values()]
+    tolerated = [p for p, h in sorted(outputs.items()) if h.get("status") == "within tolerance"]
+    clause = (
+        f"{statuses.count('identical')} identical under CPU profile {cross.get('profile')} "
+        f"(threads {cross.get('threads')})"
+    )
+    if tolerated:
+        clause += f", {len(tolerated)} only within a declared tolerance: {', '.join(tolerated)}"
+    return clause
 
 
 def check_compliance(

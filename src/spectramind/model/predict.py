@@ -93,7 +93,19 @@ def predict(
     def as_tensor(values: np.ndarray) -> torch.Tensor:
         return torch.as_tensor(values, dtype=torch.float32, device=torch_device)
 
-    mu, sigma = model(as_tensor(table.inputs), as_tensor(table.depth), as_tensor(table.depth_err))
+    # One planet per forward pass, each in its own (aligned) tensors: a matmul kernel may block,
+    # and so round, a row differently depending on the other rows of the batch, and a planet's
+    # prediction must not depend on which planets are predicted with it.
+    rows = [
+        model(
+            as_tensor(table.inputs[i : i + 1]),  # (1, F + 8)
+            as_tensor(table.depth[i : i + 1]),  # (1, W) [ppm]
+            as_tensor(table.depth_err[i : i + 1]),  # (1, W) [ppm]
+        )
+        for i in range(len(table.planet_id))
+    ]
+    mu = torch.cat([m for m, _ in rows])  # (n, W) [ppm]
+    sigma = torch.cat([s for _, s in rows])  # (n, W) [ppm]
     mu = np.clip(mu.double().cpu().numpy() / DEPTH_UNIT, 0.0, None)  # (n, W)
     sigma = sigma.double().cpu().numpy() / DEPTH_UNIT  # (n, W)
     if not (np.all(np.isfinite(mu)) and np.all(np.isfinite(sigma)) and np.all(sigma > 0)):
