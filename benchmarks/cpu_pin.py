@@ -15,8 +15,8 @@ alike:
 
 Inputs: calibrate one visit of the first train planet of ``--data-dir`` (a simulated dataset,
 e.g. the default workflow's ``data/synthetic``), fit that calibrated visit, train on and
-predict for ``--planets`` synthetic planets (``spectramind.model.synthetic``). Prints per stage
-the median wall time and the median CPU time (user + system, what a shared machine distorts
+predict for ``--planets`` synthetic planets (``spectramind.oracles.synthetic_fits``). Prints per
+stage the median wall time and the median CPU time (user + system, what a shared machine distorts
 least) of each variant and the ratios after/before and unpinned/before.
 """
 
@@ -90,7 +90,7 @@ def main() -> None:
     planet = sorted(p.name for p in (data_dir / "train").iterdir() if p.is_dir())[0]
 
     from spectramind.data import layout
-    from spectramind.model.synthetic import write_synthetic_set
+    from spectramind.oracles.synthetic_fits import write_synthetic_set
 
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from spectramind.data import layout
 from spectramind.io import save_arrays
-from spectramind.model.synthetic import write_synthetic_set
-from spectramind.physics import synthetic
+from spectramind.oracles import synthetic_light_curves as synthetic
+from spectramind.oracles.synthetic_fits import write_synthetic_set
 from spectramind.repro.cpu import (
     PINNED_KERNELS,
     PROFILES,

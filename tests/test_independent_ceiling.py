@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from spectramind.oracles import independent_ceiling as ic
 from spectramind.data import layout
+from spectramind.oracles import independent_ceiling as ic
 from spectramind.simulate.physics import transit_light_curves
 
 N_BINS = 400
