@@ -84,8 +84,7 @@ def wait_for_calibrate_midway(workdir: Path, proc: subprocess.Popen, timeout: fl
             finished = {r["attempt"] for r in lines if r["status"] != "started"}
             first_ok = next((i for i, r in enumerate(lines) if r["status"] == "ok"), None)
             if first_ok is not None and any(
-                r["status"] == "started" and r["attempt"] not in finished
-                for r in lines[first_ok:]
+                r["status"] == "started" and r["attempt"] not in finished for r in lines[first_ok:]
             ):
                 return
         time.sleep(0.1)

@@ -146,18 +146,26 @@ def test_an_append_that_runs_out_of_space_leaves_the_file_as_it_was(small_tmpfs:
 APPENDER = """
 import sys
 from spectramind.repro.manifest import append_record
+from test_manifest_crash import size_of
 path, writer, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 for i in range(count):
-    size = 50 + (i * 977 + writer * 131) % 13000  # 50 B to 13 kB: many lines cross pages
-    append_record(path, {"writer": writer, "i": i, "payload": "p" * size})
+    append_record(path, {"writer": writer, "i": i, "payload": "p" * size_of(writer, i)})
 """
+
+
+def size_of(writer: int, i: int) -> int:
+    """50 B to 13 kB (many lines cross a page boundary), and every 50th 300 kB (>> PIPE_BUF)."""
+    return 300_000 if i % 50 == 7 else 50 + (i * 977 + writer * 131) % 13000
 
 
 def test_8_processes_x_500_appends_on_one_file(tmp_path: Path) -> None:
     path = tmp_path / "events.jsonl"
     writers, count = 8, 500
     procs = [
-        subprocess.Popen([sys.executable, "-c", APPENDER, str(path), str(w), str(count)])
+        subprocess.Popen(
+            [sys.executable, "-c", APPENDER, str(path), str(w), str(count)],
+            env={**os.environ, "PYTHONPATH": str(Path(__file__).parent)},
+        )
         for w in range(writers)
     ]
     assert all(p.wait(timeout=600) == 0 for p in procs)
@@ -169,7 +177,7 @@ def test_8_processes_x_500_appends_on_one_file(tmp_path: Path) -> None:
         (w, i) for w in range(writers) for i in range(count)
     }
     for r in records:
-        assert len(r["payload"]) == 50 + (r["i"] * 977 + r["writer"] * 131) % 13000
+        assert len(r["payload"]) == size_of(r["writer"], r["i"])
 
 
 def test_fold_attempts_gives_one_record_per_job_and_marks_the_killed(tmp_path: Path) -> None:
