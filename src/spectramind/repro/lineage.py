@@ -233,20 +233,46 @@ def _record_at(events_file: Path, offset: int) -> dict[str, Any] | None:
     return record if isinstance(record, dict) else None
 
 
-def producer(root: Path | str, path: Path | str, base: Path | str | None = None) -> Producer | None:
+_RecordCache = dict[tuple[str, int], "tuple[dict[str, Any], dict[str, dict[str, Any]]] | None"]
+
+
+def _indexed_record(
+    events_file: Path, offset: int, base: Path | str | None, cache: _RecordCache | None
+) -> tuple[dict[str, Any], dict[str, dict[str, Any]]] | None:
+    """(record, {path key: artifact}) of the ``ok`` record at ``offset``, read once per cache
+    (the inputs of one job often share a producer: every raw file of a visit, simulate's)."""
+    slot = (str(events_file), offset)
+    if cache is not None and slot in cache:
+        return cache[slot]
+    record = _record_at(events_file, offset)
+    found = None
+    if record is not None and record.get("status") == STATUS_OK:
+        artifacts = {path_key(a["path"], base): a for a in record.get("artifacts") or []}
+        found = (record, artifacts)
+    if cache is not None:
+        cache[slot] = found
+    return found
+
+
+def producer(
+    root: Path | str,
+    path: Path | str,
+    base: Path | str | None = None,
+    cache: _RecordCache | None = None,
+) -> Producer | None:
     """The indexed ``ok`` record that last produced ``path``; None if none (or the index entry
-    does not point at such a record)."""
+    does not point at such a record). ``cache`` (a dict) shares record reads between calls."""
     root = Path(root)
     key = path_key(path, base)
     try:
         entry = json.loads(_index_file(root, key).read_text())
-    except (OSError, ValueError):
+        events_file, offset = root / entry["events"], int(entry["offset"])
+    except (OSError, ValueError, KeyError, TypeError):
         return None
-    record = _record_at(root / entry.get("events", ""), int(entry.get("offset", -1)))
-    if record is None or record.get("status") != STATUS_OK:
+    found = _indexed_record(events_file, offset, base, cache)
+    if found is None or key not in found[1]:
         return None
-    artifact = artifact_entry(record, key, base)
-    return Producer(record, artifact) if artifact is not None else None
+    return Producer(found[0], found[1][key])
 
 
 def _events_files(root: Path) -> list[Path]:
@@ -347,8 +373,9 @@ def check_inputs(
     """
     root = Path(root)
     mismatches = []
+    cache: _RecordCache = {}
     for entry in entries:
-        found = producer(root, entry["path"], base)
+        found = producer(root, entry["path"], base, cache)
         if found is None or found.artifact["sha256"] == entry["sha256"]:
             continue
         latest = scan_producer(root, entry["path"], base)
