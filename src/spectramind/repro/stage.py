@@ -230,9 +230,13 @@ class Attempt:
     overhead_s: dict[str, float] = field(default_factory=dict)
 
 
-def begin(run: StageRun) -> Attempt:
+def begin(run: StageRun, inputs: list[dict[str, Any]] | None = None) -> Attempt:
     """Hash the inputs and append the attempt's ``started`` line; raise ManifestError if it
-    cannot be written (the command must not run unrecorded)."""
+    cannot be written (the command must not run unrecorded).
+
+    ``inputs``: the ``{path, size, sha256}`` entries when the caller has them already (e.g.
+    hashes reused from earlier records); default: hash ``run.inputs`` now.
+    """
     run = run.resolved()
     assert run.run_id is not None and run.root is not None
     snapshot_sha = None
@@ -244,7 +248,8 @@ def begin(run: StageRun) -> Attempt:
         log.warning("no config snapshot given: config_sha256 will be null")
     workdir = os.getcwd()
     t0 = time.perf_counter()
-    inputs = [entry.to_dict() for entry in file_entries(run.inputs)]
+    if inputs is None:
+        inputs = [entry.to_dict() for entry in file_entries(run.inputs)]
     hash_inputs_s = time.perf_counter() - t0
     base = {
         "schema_version": manifest.SCHEMA_VERSION,
