@@ -6,8 +6,10 @@
 for every ``spectramind`` and ``snakemake`` call), e.g. a clone of the commit before issue 12,
 so the same script gives the "before" and "after" columns. Each case runs real ``snakemake``
 and ``spectramind`` on the tiny simulated dataset (3 train + 2 test planets at 1% of the real
-frames, made once under ``--work``). ``kill`` runs the whole workflow (minutes); ``torn`` mounts
-a tmpfs and needs root. Cases: paths, kill, ckpt, orphans, torn, preflight, readers, prune.
+frames, made once under ``--work``). ``kill`` and ``killfit`` run the whole workflow (minutes
+each); ``torn`` mounts a tmpfs and needs root. Cases: paths, kill (during calibrate), ckpt,
+orphans (these two on the workspace ``kill`` left), killfit (kill during fit), torn, preflight,
+readers, prune.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 WORKFLOW_FILES = ("Snakefile", "workflow", "config", "schemas", "envs", "profiles")
 OVERLAY = ("--configfile", "tests/workflow_tiny.yaml")
-CASES = ("paths", "kill", "ckpt", "orphans", "torn", "preflight", "readers", "prune")
+CASES = ("paths", "kill", "ckpt", "orphans", "killfit", "torn", "preflight", "readers", "prune")
 
 
 class Trial:
@@ -120,25 +122,26 @@ def case_paths(trial: Trial, data: Path) -> None:
             found.unlink()
 
 
-def wait_midway(workdir: Path, proc: subprocess.Popen) -> None:
-    """Until a calibrate job starts after another one finished (so snakemake registered that
+def wait_midway(workdir: Path, proc: subprocess.Popen, stage: str) -> None:
+    """Until a ``stage`` job starts after another one finished (so snakemake registered that
     one as complete and a resume can reuse it): its log is created after the first result."""
     first_result = None
     while proc.poll() is None:
-        for path in (workdir / "artifacts/runs/calibrate").glob("*/events.jsonl"):
+        for path in (workdir / "artifacts/runs" / stage).glob("*/events.jsonl"):
             if first_result is None and b'"status":"ok"' in path.read_bytes():
                 first_result = time.time()
         if first_result is not None and any(
             p.stat().st_ctime > first_result + 0.2
-            for p in (workdir / "logs/calibrate").rglob("*.log")
+            for p in (workdir / "logs" / stage).rglob("*.log")
         ):
             return
         time.sleep(0.1)
     raise SystemExit("the workflow ended before it could be killed")
 
 
-def case_kill(trial: Trial, data: Path) -> Path:
-    workdir = trial.workflow("kill")
+def case_kill(trial: Trial, data: Path, stage: str = "calibrate") -> Path:
+    """Kill -9 the whole run while ``stage`` jobs run, then recover as documented."""
+    workdir = trial.workflow(f"kill-{stage}")
     config = with_data(trial, workdir, data)
     tmpdir = trial.work / "kill-tmp"
     shutil.rmtree(tmpdir, ignore_errors=True)
@@ -148,26 +151,35 @@ def case_kill(trial: Trial, data: Path) -> Path:
         env={**trial.env, "TMPDIR": str(tmpdir)}, start_new_session=True,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
-    wait_midway(workdir, proc)
+    wait_midway(workdir, proc, stage)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
+    when = f"kill -9 during {stage}"
     listing = trial.spectramind(workdir, "runs", "list").stdout.strip()
-    trial.row("after kill -9: `runs list`", listing.split("  ")[1] if listing else "no runs")
-    started = sum(1 for p in (workdir / "logs/calibrate").rglob("*.log"))
-    recorded = sum(
-        len(p.read_bytes().split(b"\n")) - 1 for p in (workdir / "artifacts/runs").rglob("*.jsonl")
+    trial.row(f"{when}: `runs list`", listing.split("  ")[1] if listing else "no runs")
+    started = sum(1 for p in (workdir / "logs" / stage).rglob("*.log"))
+    recorded = [
+        json.loads(x)
+        for x in (next((workdir / "artifacts/runs" / stage).glob("*/events.jsonl")))
+        .read_bytes()
+        .split(b"\n")
+        if x.strip()
+    ]
+    finished = sum(1 for r in recorded if r.get("status") in ("ok", "failed"))
+    trial.row(
+        f"{when}: {stage} jobs started / finished / record lines",
+        f"{started} / {finished} / {len(recorded)}",
     )
-    trial.row("after kill -9: calibrate jobs started / record lines", f"{started} / {recorded}")
     rerun = trial.snakemake(workdir, *config, TMPDIR=str(tmpdir))
-    trial.row("after kill -9: rerun", f"rc {rerun.returncode}: {last_line(rerun.stderr)[:90]}")
+    trial.row(f"{when}: rerun", f"rc {rerun.returncode}: {last_line(rerun.stderr)[:90]}")
     trial.snakemake(workdir, *config, "--unlock")
     resumed = trial.snakemake(workdir, *config, TMPDIR=str(tmpdir))
-    trial.row("after --unlock: resume", f"rc {resumed.returncode}")
+    trial.row(f"{when}: after --unlock, resume", f"rc {resumed.returncode}")
     gate = trial.spectramind(workdir, "compliance")
     events = next((x for x in gate.stdout.splitlines() if " events:" in x), gate.stderr[-200:])
-    trial.row("resumed run: compliance events gate", events[:150])
+    trial.row(f"{when}: resumed run, compliance events gate", events[:150])
     leaked = [p.name for p in tmpdir.iterdir() if p.name.startswith("spectramind")]
-    trial.row("temporary record files left in TMPDIR", str(len(leaked)))
+    trial.row(f"{when}: temporary record files left in TMPDIR", str(len(leaked)))
     return workdir
 
 
@@ -343,6 +355,8 @@ def main() -> int:
         case_ckpt(trial, workdir)
     if "orphans" in cases and workdir:
         case_orphans(trial, workdir)
+    if "killfit" in cases:
+        case_kill(trial, data, "fit")
     for name, case in (
         ("torn", case_torn),
         ("preflight", case_preflight),
