@@ -8,8 +8,8 @@ so the same script gives the "before" and "after" columns. Each case runs real `
 and ``spectramind`` on the tiny simulated dataset (3 train + 2 test planets at 1% of the real
 frames, made once under ``--work``). ``kill`` and ``killfit`` run the whole workflow (minutes
 each); ``torn`` mounts a tmpfs and needs root. Cases: paths, kill (during calibrate), ckpt,
-orphans (these two on the workspace ``kill`` left), killfit (kill during fit), torn, preflight,
-readers, prune.
+orphans, forcerun (these three on the workspace ``kill`` left), killfit (kill during fit), torn,
+preflight, readers, prune.
 """
 
 from __future__ import annotations
@@ -27,7 +27,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 WORKFLOW_FILES = ("Snakefile", "workflow", "config", "schemas", "envs", "profiles")
 OVERLAY = ("--configfile", "tests/workflow_tiny.yaml")
-CASES = ("paths", "kill", "ckpt", "orphans", "killfit", "torn", "preflight", "readers", "prune")
+CASES = (
+    "paths", "kill", "ckpt", "orphans", "forcerun", "killfit", "torn", "preflight", "readers",
+    "prune",
+)  # fmt: skip
 
 
 class Trial:
@@ -203,6 +206,17 @@ def case_ckpt(trial: Trial, workdir: Path) -> None:
     trial.row("flipped model.pt: `runs verify` (latest run)", last_line(verify.stdout))
 
 
+def case_forcerun(trial: Trial, workdir: Path) -> None:
+    """A run that redoes only train and what follows, reusing every calibration and fit."""
+    ws = trial.work / "forcerun"
+    shutil.rmtree(ws, ignore_errors=True)
+    shutil.copytree(workdir, ws, symlinks=True)
+    rerun = trial.snakemake(ws, "--forcerun", "train", *OVERLAY, "--configfile", "data_dir.yaml")
+    gate = trial.spectramind(ws, "compliance")
+    events = next((x for x in gate.stdout.splitlines() if " events:" in x), gate.stderr[-200:])
+    trial.row("`--forcerun train` run: compliance events gate", f"rc {rerun.returncode}; {events}")
+
+
 def case_orphans(trial: Trial, workdir: Path) -> None:
     root = workdir / "artifacts/runs"
     config = (*OVERLAY, "--configfile", "data_dir.yaml")
@@ -349,12 +363,14 @@ def main() -> int:
     workdir = None
     if "paths" in cases:
         case_paths(trial, data)
-    if {"kill", "ckpt", "orphans"} & set(cases):
+    if {"kill", "ckpt", "orphans", "forcerun"} & set(cases):
         workdir = case_kill(trial, data)
     if "ckpt" in cases and workdir:
         case_ckpt(trial, workdir)
     if "orphans" in cases and workdir:
         case_orphans(trial, workdir)
+    if "forcerun" in cases and workdir:
+        case_forcerun(trial, workdir)
     if "killfit" in cases:
         case_kill(trial, data, "fit")
     for name, case in (
