@@ -288,6 +288,10 @@ def test_real_data_folder_failure_until_and_resume(tiny_run: Run, tmp_path: Path
     [fail] = failed
     assert fail["artifacts"] == [] and fail["error"]["exit_code"] != 0
     assert "parquet" in "\n".join(fail["error"]["stderr_tail"])
+    # Snakemake's console shows the end of the failed job's log: the file and the planet
+    log = f"logs/calibrate/train/{planet}/visit_0.log"
+    assert f"last lines of {log}:" in first.result.stderr
+    assert f"{broken} (planet {planet}): not a readable parquet file" in first.result.stderr
     assert not (workdir / plan.calibrated_path("train", planet, 0)).exists()  # no partial output
     succeeded = {r["artifacts"][0]["path"] for r in records if r["status"] == "ok"}
     assert succeeded and all((workdir / p).is_file() for p in succeeded)

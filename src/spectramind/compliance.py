@@ -2,10 +2,13 @@
 
 One :class:`Gate` per promise of the reproducibility standard (docs/compliance.md):
 
-- ``events``: an ``events.jsonl`` with only ``ok`` records for every stage of the run
-  (``simulate`` only when the run used the embedded synthetic dataset);
+- ``events``: every record of the run is ``ok`` (none ``failed``, ``interrupted`` or damaged), and
+  every stage (``simulate`` only when the run used the embedded synthetic dataset) has ``ok``
+  records in the run or, for a run resumed after a crash, in the earlier runs whose outputs it
+  reused (its lineage, :func:`spectramind.repro.audit.lineage_closure`);
 - ``snapshot``: the run's config snapshot exists and every record names it with its SHA-256;
-- ``artifacts``: every artifact the run recorded still has its recorded size and SHA-256;
+- ``artifacts``: ``spectramind runs verify``: every artifact of the run's lineage still has its
+  recorded size and SHA-256, and every consumed file had the hash its producer recorded;
 - ``dvc``: ``dvc status`` reports the pipeline up to date;
 - ``sbom``: both SBOMs present and valid, and the declared-and-pinned and license gates pass on
   the packages they list (``spectramind.supply``);
@@ -33,9 +36,16 @@ from typing import Any
 import yaml
 
 from spectramind.errors import SpectraMindError
-from spectramind.repro.audit import RunNotFoundError, latest_run_id, stage_runs, verify_run
+from spectramind.repro.audit import (
+    RunNotFoundError,
+    all_records,
+    latest_run_id,
+    lineage_closure,
+    stage_runs,
+    verify_run,
+)
 from spectramind.repro.hashing import sha256_file
-from spectramind.repro.manifest import EVENTS_NAME, read_records
+from spectramind.repro.manifest import EVENTS_NAME, STATUS_OK, DamagedLine, read_records
 from spectramind.repro.snapshot import snapshot_path
 
 log = logging.getLogger(__name__)
@@ -116,32 +126,44 @@ def required_stages(config: dict[str, Any] | None) -> list[str]:
     return [SIMULATE_STAGE, *PIPELINE_STAGES] if simulated else list(PIPELINE_STAGES)
 
 
-def check_events(root: Path, run_id: str) -> Gate:
-    """Every required stage has an ``events.jsonl`` for the run, with ok records only."""
+def _in_run(damaged: DamagedLine, root: Path, run_id: str) -> bool:
+    return Path(damaged.path).parent.name == run_id and Path(damaged.path).is_relative_to(root)
+
+
+def check_events(root: Path, run_id: str, base: Path | None = None) -> Gate:
+    """Every record of the run is ok, and every required stage is covered by an ok record of
+    the run or of the earlier runs whose outputs it reused."""
     stages = required_stages(run_snapshot(root, run_id))
-    problems, counts = [], {}
+    damaged: list[DamagedLine] = []
+    runs = all_records(root, damaged)
+    own = runs.get(run_id, [])
+    problems = [str(d) for d in damaged if _in_run(d, root, run_id)]
+    status: dict[str, Counter] = {}
+    for record in own:
+        status.setdefault(record.get("stage", "?"), Counter())[record.get("status", "?")] += 1
+    for stage, counts in sorted(status.items()):
+        bad = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()) if s != STATUS_OK)
+        if bad:
+            problems.append(f"{stage}: {bad} record(s) in {root / stage / run_id / EVENTS_NAME}")
+    closure = lineage_closure(runs, run_id, base if base is not None else root.parent.parent)
+    reused: dict[str, Counter] = {}
+    for record in closure.records[len(own) :]:
+        reused.setdefault(record.get("stage", "?"), Counter())[record.get("run_id", "?")] += 1
+    counts = {}
     for stage in stages:
-        path = root / stage / run_id / EVENTS_NAME
-        if not path.is_file():
-            problems.append(f"{stage}: no {path}")
-            continue
-        try:
-            records = read_records(path)
-        except (OSError, ValueError, SpectraMindError) as err:
-            problems.append(f"{stage}: unreadable {path}: {err}")
-            continue
-        if not records:
-            problems.append(f"{stage}: {path} has no records")
-            continue
-        status = Counter(r.get("status", "?") for r in records)
-        counts[stage] = len(records)
-        if set(status) != {"ok"}:
-            bad = ", ".join(f"{n} {s}" for s, n in sorted(status.items()) if s != "ok")
-            problems.append(f"{stage}: {bad} record(s) in {path}")
+        parts = [str(status.get(stage, Counter())[STATUS_OK])] if stage in status else []
+        parts += [f"{n} reused from {run}" for run, n in sorted(reused.get(stage, {}).items())]
+        if parts:
+            counts[stage] = " + ".join(parts)
+        else:
+            path = root / stage / run_id / EVENTS_NAME
+            problems.append(
+                f"{stage}: no {path}, and no earlier run produced what this run consumed"
+            )
     summary = (
         f"{len(stages)} stages recorded ({', '.join(f'{s} {n}' for s, n in counts.items())})"
         if not problems
-        else f"{len(problems)} of {len(stages)} stages incomplete"
+        else f"{len(problems)} problems in {len(stages)} stages"
     )
     return Gate("events", not problems, summary, problems)
 
@@ -469,7 +491,7 @@ def check_compliance(
         raise ComplianceError(f"run {run_id} has no records under {root}")
     ignore = under_repo(ignore_path, "config/sbom-ignore.yaml")
     gates = [
-        check_events(root, run_id),
+        check_events(root, run_id, repo),
         check_snapshot(root, run_id),
         check_artifacts(root, run_id, repo),
         check_dvc(repo),

@@ -5,7 +5,8 @@ import json
 from snakemake.utils import validate
 
 from spectramind import plan
-from spectramind.repro.runid import JOB_ENVVARS, start_run
+from spectramind.preflight import run_preflight
+from spectramind.repro.runid import JOB_ENVVARS, begin_run, plan_run
 
 # Refuses unknown keys and wrong types before any job runs, and fills schema defaults.
 validate(config, "../../schemas/config.schema.yaml")
@@ -13,14 +14,25 @@ validate(config, "../../schemas/config.schema.yaml")
 SIMULATED = config["data_dir"] == ""
 DATA_DIR = "data/synthetic" if SIMULATED else config["data_dir"]
 TRUTH_CSV = f"{DATA_DIR}.truth.csv"
+# Before any job, also in dry runs: cores, calibration steps, the data folder's layout and
+# tables; one line and exit 2 on the first problem (spectramind.preflight).
+if workflow.is_main_process:
+    run_preflight(
+        config, workflow.resource_settings.cores, None if SIMULATED else DATA_DIR
+    )
 # One run id per snakemake invocation, shared by its jobs (also cluster jobs, which re-parse
-# this file): see docs/reproducibility.md.
-RUN = start_run(
+# this file): see docs/reproducibility.md. Nothing is written until jobs run (onstart).
+RUN = plan_run(
     config,
     main_process=workflow.is_main_process,
     seed=config["seed"],
     manifest=config["manifest"],
 )
+
+
+# Claims the run folder, freezes the config snapshot, repairs what killed runs left.
+onstart:
+    begin_run(RUN, config)
 
 
 envvars:
@@ -89,9 +101,9 @@ def get_calibrate_steps():
 
 
 def get_ld_range(key):
-    """config["fit"][key] as the "LOW HIGH" arguments of spectramind fit."""
+    """config["fit"][key] as the two arguments LOW HIGH of spectramind fit."""
     low, high = config["fit"][key]
-    return f"{float(low)!r} {float(high)!r}"
+    return [repr(float(low)), repr(float(high))]
 
 
 def get_simulate_variant_args(wildcards):

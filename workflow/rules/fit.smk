@@ -20,8 +20,8 @@ rule fit:
         ld_u1=get_ld_range("ld_u1_range"),
         ld_u2=get_ld_range("ld_u2_range"),
     shell:
-        "spectramind run-stage --stage fit --rule fit --threads {threads} --log {log}"
+        "spectramind run-stage --stage fit --rule fit --threads {threads} --log {log:q}"
         " --wildcards {params.wildcards:q} --input {input:q} --output {output:q} -- "
-        "spectramind fit --calibrated {input.calibrated} --star-info {input.star_info}"
-        " --planet {wildcards.planet_id} --out {output}"
-        " --ld-u1-range {params.ld_u1} --ld-u2-range {params.ld_u2}"
+        "spectramind fit --calibrated {input.calibrated:q} --star-info {input.star_info:q}"
+        " --planet {wildcards.planet_id:q} --out {output:q}"
+        " --ld-u1-range {params.ld_u1:q} --ld-u2-range {params.ld_u2:q}"

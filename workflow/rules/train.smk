@@ -23,8 +23,8 @@ rule train:
         holdout=config["train"]["holdout_fraction"],
         device=config["train"]["device"],
     shell:
-        "spectramind run-stage --stage train --rule train --threads {threads} --log {log}"
+        "spectramind run-stage --stage train --rule train --threads {threads} --log {log:q}"
         " --wildcards {params.wildcards:q} --input {input:q} --output {output:q} -- "
-        "spectramind train --features {input.fits} --labels {input.labels}"
-        " --star-info {input.star_info} --seed {params.seed} --holdout-fraction {params.holdout}"
-        " --device {params.device} --out {output}"
+        "spectramind train --features {input.fits:q} --labels {input.labels:q}"
+        " --star-info {input.star_info:q} --seed {params.seed:q} --holdout-fraction {params.holdout:q}"
+        " --device {params.device:q} --out {output:q}"

@@ -429,11 +429,7 @@ def _step_records(
 
 
 def _n_reads(path: Path, instrument: InstrumentLayout) -> int:
-    import pyarrow.parquet as pq
-
-    if not path.is_file():
-        raise DataFormatError(f"{path}: file not found")
-    return pq.ParquetFile(path).metadata.num_rows
+    return reader.open_parquet(path).metadata.num_rows
 
 
 def calibrate_visit(

@@ -17,22 +17,46 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     actions = parser.add_subparsers(dest="runs_command", metavar="ACTION", required=True)
 
-    listing = actions.add_parser("list", help="runs with their stages and status")
+    listing = actions.add_parser(
+        "list",
+        help="runs with their stages and status",
+        description=(
+            "One line per run: id, status (ok, failed, interrupted: a job was killed and left "
+            "no result, running), git branch, and per stage the records by status. Damaged "
+            "record lines are reported as PATH:LINE: damaged record and skipped."
+        ),
+    )
     listing.add_argument("--json", action="store_true", help="one JSON object per line")
     _add_root(listing)
     listing.set_defaults(func=run_list)
 
     verify = actions.add_parser(
-        "verify", help="re-hash every artifact a run recorded; exit 1 on any mismatch"
+        "verify",
+        help="re-hash what a run produced and consumed, along its lineage; exit 1 on a mismatch",
+        description=(
+            "Re-hash every artifact of the run and of the earlier runs whose outputs it "
+            "reused (each against the record that produced it), every consumed file no job "
+            "produced (the data), check that each consumed file had the hash its producer "
+            "recorded, and re-hash the config snapshots. Exit 1 on any problem."
+        ),
     )
     verify.add_argument("run_id", nargs="?", help="run id YYYYMMDD_HHMMSS (default: latest)")
     verify.add_argument("--base", default=".", help="folder recorded paths are relative to")
     _add_root(verify)
     verify.set_defaults(func=run_verify)
 
-    prune = actions.add_parser("prune", help="keep the last N runs per stage")
-    prune.add_argument("--keep", type=int, required=True, help="runs to keep per stage")
+    prune = actions.add_parser(
+        "prune",
+        help="keep the last N runs per git branch",
+        description=(
+            "Remove the records of all but the newest N runs of each git branch. The record "
+            "of an artifact that is still current (the latest record of a file that exists) "
+            "is always kept, with the run's config snapshot."
+        ),
+    )
+    prune.add_argument("--keep", type=int, required=True, help="runs to keep per git branch")
     prune.add_argument("--dry-run", action="store_true", help="only say what would be removed")
+    prune.add_argument("--base", default=".", help="folder recorded paths are relative to")
     _add_root(prune)
     prune.set_defaults(func=run_prune)
 
@@ -51,6 +75,7 @@ def run_list(args: argparse.Namespace) -> int:
             row = {
                 "run_id": summary.run_id,
                 "status": summary.status,
+                "branch": summary.branch,
                 "stages": summary.stages,
                 "snapshot": summary.has_snapshot,
             }
@@ -60,7 +85,7 @@ def run_list(args: argparse.Namespace) -> int:
             f"{stage} ({' '.join(f'{n} {status}' for status, n in sorted(counts.items()))})"
             for stage, counts in summary.stages.items()
         )
-        sys.stdout.write(f"{summary.run_id}  {summary.status:6}  {stages}\n")
+        sys.stdout.write(f"{summary.run_id}  {summary.status:11}  {summary.branch}  {stages}\n")
     return 0
 
 
@@ -71,14 +96,17 @@ def run_verify(args: argparse.Namespace) -> int:
     for problem in report.problems:
         sys.stdout.write(f"{problem}\n")
     verdict = "OK" if report.ok else f"FAILED ({len(report.problems)} problems)"
-    sys.stdout.write(f"run {report.run_id}: {report.checked} files checked: {verdict}\n")
+    reused = ""
+    if report.reused_runs:
+        reused = f" (with outputs of runs {', '.join(report.reused_runs)})"
+    sys.stdout.write(f"run {report.run_id}{reused}: {report.checked} files checked: {verdict}\n")
     return 0 if report.ok else 1
 
 
 def run_prune(args: argparse.Namespace) -> int:
     from spectramind.repro.audit import prune_runs
 
-    removed = prune_runs(args.root, args.keep, dry_run=args.dry_run)
+    removed = prune_runs(args.root, args.keep, dry_run=args.dry_run, base=args.base)
     verb = "would remove" if args.dry_run else "removed"
     for folder in removed:
         sys.stdout.write(f"{verb} {folder}\n")

@@ -119,6 +119,25 @@ def calibration_path(data_dir: Path, split: str, planet_id: int, instrument: Ins
             / f"{name}.parquet")
 
 
+def planet_of_path(path: Path | str) -> tuple[str, int] | None:
+    """(split, planet id) of a file inside a planet folder (``<split>/<planet_id>/...``, a
+    calibration folder below it, or ``<split>/<planet_id>.<ext>``), else None."""
+    parts = Path(path).parts
+    candidates = [(parts[i - 1], parts[i]) for i in range(len(parts) - 2, 0, -1)][:2]
+    if len(parts) >= 2:
+        candidates.insert(0, (parts[-2], Path(parts[-1]).stem))
+    for split, name in candidates:
+        if split in SPLITS and name.isdigit():
+            return split, int(name)
+    return None
+
+
+def describe_path(path: Path | str) -> str:
+    """``path``, followed by ``(planet N)`` when it lies in a planet folder (for messages)."""
+    found = planet_of_path(path)
+    return f"{path} (planet {found[1]})" if found else str(path)
+
+
 LABELS_CSV = "train.csv"
 STAR_INFO_CSV = {"train": "train_star_info.csv", "test": "test_star_info.csv"}
 WAVELENGTHS_CSV = "wavelengths.csv"

@@ -1,7 +1,10 @@
 """Read and validate ADC 2025 planet visits and tables (see FORMAT.md and :mod:`.layout`).
 
 Every function validates as it reads and raises :class:`~spectramind.errors.DataFormatError`
-with a one-line message naming the path, what was expected and what was found.
+with a one-line message naming the path, what was expected and what was found. Errors of the
+libraries underneath (pyarrow on a truncated or empty parquet file, a CSV that is not UTF-8)
+become the same kind of message, naming the file and its planet (:func:`reading`). Planet
+tables must not list a planet id twice.
 
 Signals are read straight from parquet into one preallocated uint16 array per file, in blocks of
 row groups of at most ``_READ_BLOCK_BYTES`` of Arrow data, so a 256 MB AIRS file costs about
@@ -10,9 +13,10 @@ row groups of at most ``_READ_BLOCK_BYTES`` of Arrow data, so a 256 MB AIRS file
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -146,13 +150,33 @@ def discover_visits(data_dir: Path | str, split: str, planet_id: int) -> list[in
 # --- signals and calibration maps -----------------------------------------------------------
 
 
-def _open_parquet(path: Path) -> pq.ParquetFile:
-    if not path.is_file():
-        raise DataFormatError(f"{path}: file not found")
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
+@contextlib.contextmanager
+def reading(path: Path | str, what: str = "parquet file") -> Iterator[None]:
+    """Turn a library error raised while reading ``path`` into a one-line DataFormatError
+    naming the file and its planet."""
     try:
+        yield
+    except DataFormatError:
+        raise
+    except (pa.ArrowException, OSError, ValueError, EOFError, csv.Error) as err:
+        raise DataFormatError(
+            f"{layout.describe_path(path)}: not a readable {what} ({_first_line(err)})"
+        ) from err
+
+
+def open_parquet(path: Path | str) -> pq.ParquetFile:
+    """Open a parquet file (footer read and checked), or raise DataFormatError."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataFormatError(f"{layout.describe_path(path)}: file not found")
+    with reading(path):
         return pq.ParquetFile(path)
-    except Exception as err:  # pyarrow raises several types for a corrupt file
-        raise DataFormatError(f"{path}: not a readable parquet file ({err})") from err
+
 
 
 def read_signal(
@@ -176,7 +200,17 @@ def read_signal(
         ``(frames, len(pixel_index))``.
     """
     path = Path(path)
-    pfile = _open_parquet(path)
+    with reading(path):
+        return _read_signal(path, instrument, pixel_index, max_frames)
+
+
+def _read_signal(
+    path: Path,
+    instrument: InstrumentLayout,
+    pixel_index: Sequence[int] | np.ndarray | None,
+    max_frames: int | None,
+) -> np.ndarray:
+    pfile = open_parquet(path)
     n_cols = pfile.metadata.num_columns
     n_frames = pfile.metadata.num_rows
     if n_cols != instrument.pixels_per_frame:
@@ -286,8 +320,8 @@ def _copy_block(
 
 
 def _read_map(path: Path, instrument: InstrumentLayout, name: str) -> np.ndarray:
-    pfile = _open_parquet(path)
-    table = pfile.read()
+    with reading(path):
+        table = open_parquet(path).read()
     expected_shape = layout.calibration_shape(instrument, name)
     found_shape = (table.num_rows, table.num_columns)
     if found_shape != expected_shape:
@@ -377,7 +411,7 @@ def _read_csv_rows(
 ) -> tuple[list[str], list[list[str]]]:
     if not path.is_file():
         raise DataFormatError(f"{path}: file not found")
-    with path.open(newline="") as handle:
+    with reading(path, "CSV file"), path.open(newline="", encoding="utf-8") as handle:
         reader = csv.reader(handle)
         try:
             header = next(reader)
@@ -417,7 +451,8 @@ def read_adc_info(data_dir: Path | str) -> dict[str, AdcInfo]:
 def read_axis_info(data_dir: Path | str) -> AxisInfo:
     """``axis_info.parquet`` with its NaN padding removed."""
     path = Path(data_dir) / layout.AXIS_INFO_PARQUET
-    table = _open_parquet(path).read()
+    with reading(path):
+        table = open_parquet(path).read()
     missing = [c for c in layout.AXIS_INFO_COLUMNS if c not in table.column_names]
     if missing:
         raise DataFormatError(
@@ -464,7 +499,20 @@ def _read_numeric_table(
             values[i] = [float(v) for v in row[1:]]
         except ValueError as err:
             raise DataFormatError(f"{path}: row {i + 2} (planet {row[0]}): {err}") from err
+    check_unique_ids(path, ids.tolist())
     return ids, values
+
+
+def check_unique_ids(path: Path | str, ids: Sequence[int]) -> None:
+    """Raise DataFormatError naming the first planet id listed twice (and both rows)."""
+    first_row: dict[int, int] = {}
+    for i, planet_id in enumerate(ids):
+        if planet_id in first_row:
+            raise DataFormatError(
+                f"{path}: expected each planet_id once, found planet {planet_id} in rows "
+                f"{first_row[planet_id] + 2} and {i + 2}"
+            )
+        first_row[planet_id] = i
 
 
 def read_labels(data_dir: Path | str) -> tuple[np.ndarray, np.ndarray]:
@@ -501,9 +549,11 @@ def read_sample_submission_ids(data_dir: Path | str) -> list[int]:
     path = Path(data_dir) / layout.SAMPLE_SUBMISSION_CSV
     _, rows = _read_csv_rows(path, layout.SUBMISSION_COLUMNS)
     try:
-        return [int(row[0]) for row in rows]
+        ids = [int(row[0]) for row in rows]
     except ValueError as err:
         raise DataFormatError(f"{path}: expected integer planet_id values ({err})") from err
+    check_unique_ids(path, ids)
+    return ids
 
 
 def read_numeric_planet_table(

@@ -16,17 +16,25 @@ from spectramind.model.data import DEPTH_UNIT, PlanetTable
 from spectramind.model.net import SpectralCorrector
 from spectramind.model.train import CHECKPOINT_FORMAT, select_device
 from spectramind.repro.hashing import sha256_file
+from spectramind.repro.lineage import verify_consumed
 
 log = logging.getLogger(__name__)
 
 PLANET_SETS = ("all", "holdout")
 
 
-def load_checkpoint(path: Path | str) -> dict:
-    """Read a training checkpoint with ``weights_only=True`` (tensors and primitives only)."""
+def load_checkpoint(path: Path | str, verify: bool = True) -> dict:
+    """Read a training checkpoint with ``weights_only=True`` (tensors and primitives only).
+
+    ``verify``: first check the file against the record of the train job that wrote it, if one
+    is recorded (:func:`spectramind.repro.lineage.verify_consumed`); a changed byte raises
+    :class:`~spectramind.repro.lineage.TamperedInputError` naming both hashes.
+    """
     path = Path(path)
     if not path.is_file():
         raise DataFormatError(f"{path}: checkpoint not found")
+    if verify:
+        verify_consumed(path)
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except (RuntimeError, pickle.UnpicklingError, EOFError, OSError) as err:
