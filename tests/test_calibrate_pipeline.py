@@ -3,9 +3,11 @@ the independent reference, float32 precision, bad input, and the CLI."""
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import numpy as np
@@ -13,12 +15,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from spectramind.calibrate import product
+from spectramind.calibrate import product, steps
 from spectramind.calibrate.config import build_config
 from spectramind.calibrate.pipeline import calibrate_visit
 from spectramind.calibrate.product import Quality
 from spectramind.calibrate.reference import starter_light_curves
-from spectramind.errors import DataFormatError
+from spectramind.calibrate.state import Phase, VisitState
+from spectramind.errors import ConfigError, DataFormatError
 
 SPLIT = "train"
 BIN5 = {"bin": {"airs_cds_per_bin": 5, "fgs_cds_per_bin": 60}}
@@ -370,3 +373,51 @@ def test_shifted_trace_and_psf_are_located_and_recover_the_truth(planet, default
     )
     w = calibrate_visit(pdir.parent.parent, SPLIT, planet[1], 0, fixed)
     assert np.median(w.flux[:, 0] / v.flux[:, 0]) < 0.9
+
+
+@dataclasses.dataclass(frozen=True)
+class _ScaleParams:
+    factor: float = 2.0  # multiplies the AIRS images [dimensionless]
+
+
+def _scale_run(state: VisitState, params: _ScaleParams) -> VisitState:
+    state.binned["AIRS-CH0"].cube[...] *= params.factor
+    return state
+
+
+def test_a_new_step_is_configured_run_skipped_and_recorded_from_its_registry_entry(
+    planet, default_result, monkeypatch
+):
+    """A step is one module listed in REGISTRY: config, skipping and records follow from it."""
+    scale = types.SimpleNamespace(
+        NAME="scale",
+        Params=_ScaleParams,
+        PHASES=(Phase.IMAGES,),
+        references=lambda params: ("flat",),
+        run=_scale_run,
+    )
+    monkeypatch.setattr(steps, "REGISTRY", (*steps.REGISTRY[:-1], scale, steps.REGISTRY[-1]))
+    v = calibrate_visit(*planet_args(planet), cfg=build_config({"steps": {"scale": {}}}))
+    np.testing.assert_array_equal(v.flux[:, 1:], 2.0 * default_result.flux[:, 1:])
+    np.testing.assert_array_equal(v.flux[:, 0], default_result.flux[:, 0])
+    record = [s for s in v.meta["steps"] if s["name"] == "scale"]
+    assert record == [
+        {
+            "name": "scale",
+            "status": "COMPLETE",
+            "params": {"factor": 2.0},
+            "reference_files": [
+                "AIRS-CH0_calibration_0/flat.parquet",
+                "FGS1_calibration_0/flat.parquet",
+            ],
+        }
+    ]
+    assert [s["name"] for s in v.meta["steps"]][-2:] == ["scale", "extract"]
+    skipped = calibrate_visit(
+        *planet_args(planet), cfg=build_config({"steps": {"scale": {"skip": True, "factor": 3}}})
+    )
+    np.testing.assert_array_equal(skipped.flux, default_result.flux)
+    (record,) = [s for s in skipped.meta["steps"] if s["name"] == "scale"]
+    assert record["status"] == "SKIPPED" and record["reference_files"] == []
+    with pytest.raises(ConfigError, match="no parameter 'gain'"):
+        build_config({"steps": {"scale": {"gain": 1}}})

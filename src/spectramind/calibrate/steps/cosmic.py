@@ -14,7 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from spectramind.calibrate.state import FrameBlock, Phase
+
 NAME = "cosmic"
+PHASES = (Phase.CDS,)
 
 
 @dataclass(frozen=True)
@@ -48,3 +51,17 @@ def flag(cds_frames: np.ndarray, nsigma: float, scale_stride: int = 1) -> np.nda
     sample = np.abs(spike[:: max(1, scale_stride)])
     scale = 1.4826 * np.median(sample, axis=0)
     return spike > (nsigma * scale)[None, :]
+
+
+def references(params: Params) -> tuple[str, ...]:
+    return ()
+
+
+def run(block: FrameBlock, params: Params) -> FrameBlock:
+    """Add the block's cosmic-ray hits to its rejected frames (counting each frame once)."""
+    hits = flag(block.values, params.nsigma, params.scale_stride)
+    if block.rejected is not None:
+        hits &= ~block.rejected  # count saturation once
+    block.n_cosmic += hits.sum(axis=0)
+    block.rejected = hits if block.rejected is None else (block.rejected | hits)
+    return block

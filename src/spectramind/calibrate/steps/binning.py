@@ -15,7 +15,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from spectramind.calibrate.state import FrameBlock, Phase, VisitState
+from spectramind.data.layout import AXIS_INFO_PARQUET
+
 NAME = "bin"
+# CDS: bin the frames; IMAGES: the bin-centre times.
+PHASES = (Phase.CDS, Phase.IMAGES)
+REQUIRED = True  # no light curve without it: cannot be skipped
 
 
 @dataclass(frozen=True)
@@ -60,3 +66,20 @@ def bin_times(frame_times_h: np.ndarray, size: int, n_bins: int) -> np.ndarray:
     """Bin-centre times [h]: mean of all read times (start and end) in each bin, (n_bins,)."""
     reads = 2 * size
     return frame_times_h[: n_bins * reads].reshape(n_bins, reads).mean(axis=1)
+
+
+def references(params: Params) -> tuple[str, ...]:
+    return (AXIS_INFO_PARQUET,)
+
+
+def run(state: FrameBlock | VisitState, params: Params) -> FrameBlock | VisitState:
+    """CDS: ``binned``/``empty`` of the block. IMAGES: ``time_h`` from the AIRS read times,
+    relative to the first read [h]."""
+    if isinstance(state, FrameBlock):
+        state.binned, state.empty = bin_frames(
+            state.values, state.rejected, state.size, params.statistic
+        )
+        return state
+    times = state.axis.airs_time_h
+    state.time_h = bin_times(times, params.airs_cds_per_bin, state.n_bins) - times[0]
+    return state
