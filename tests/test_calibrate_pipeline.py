@@ -4,6 +4,7 @@ the independent reference, float32 precision, bad input, and the CLI."""
 from __future__ import annotations
 
 import dataclasses
+import os
 import shutil
 import subprocess
 import sys
@@ -282,7 +283,7 @@ def test_odd_frame_count_and_missing_calibration_file(planet, tmp_path):
     )
     path = pdir / "AIRS-CH0_signal_0.parquet"
     rewrite(path, read_values(path)[:-1])
-    with pytest.raises(DataFormatError, match="even number of frames"):
+    with pytest.raises(DataFormatError, match="even, non-zero number of frames"):
         calibrate_visit(data, SPLIT, planet[1], 0, build_config())
 
 
@@ -421,3 +422,38 @@ def test_a_new_step_is_configured_run_skipped_and_recorded_from_its_registry_ent
     assert record["status"] == "SKIPPED" and record["reference_files"] == []
     with pytest.raises(ConfigError, match="no parameter 'gain'"):
         build_config({"steps": {"scale": {"gain": 1}}})
+
+
+def test_fused_and_numpy_engines_give_the_same_bytes(planet, default_result, tmp_path):
+    """The compiled frame pass is an implementation detail: each step's numpy ``run`` gives the
+    same file, for the default chain and the starter preset (float64, sum-binning)."""
+    numpy_engine = calibrate_visit(*planet_args(planet), cfg=build_config(), engine="numpy")
+    product.save(tmp_path / "fused.npz", default_result)
+    product.save(tmp_path / "numpy.npz", numpy_engine)
+    assert (tmp_path / "fused.npz").read_bytes() == (tmp_path / "numpy.npz").read_bytes()
+    starter = build_config({"steps": {**BIN5, "linearity": {"skip": False}}}, preset="starter")
+    a = calibrate_visit(*planet_args(planet), cfg=starter, engine="fused")
+    b = calibrate_visit(*planet_args(planet), cfg=starter, engine="numpy")
+    np.testing.assert_array_equal(a.flux, b.flux)
+
+
+def test_calibrated_bytes_do_not_depend_on_cpu_features_or_threads(planet, tmp_path):
+    """Another CPU, emulated: numpy without AVX2/AVX-512/FMA3, the kernel compiled for a
+    generic x86-64 (no cached machine code reused), one thread for Arrow; the file is the
+    same bytes as on this machine with its defaults."""
+    data, pid = planet
+    cmd = [sys.executable, "-m", "spectramind", "calibrate", "--data-dir", str(data)]
+    cmd += ["--split", SPLIT, "--planet", str(pid)]
+    emulated = {
+        **os.environ,
+        "NPY_DISABLE_CPU_FEATURES": "AVX512F AVX512CD AVX512_SKX AVX2 FMA3",
+        "NUMBA_CPU_NAME": "generic",
+        "NUMBA_CACHE_DIR": str(tmp_path / "numba-cache"),
+        "OMP_NUM_THREADS": "1",
+    }
+    for name, env in (("host", None), ("emulated", emulated)):
+        run = subprocess.run(
+            [*cmd, "--out", str(tmp_path / f"{name}.npz")], capture_output=True, text=True, env=env
+        )
+        assert run.returncode == 0, run.stderr
+    assert (tmp_path / "host.npz").read_bytes() == (tmp_path / "emulated.npz").read_bytes()

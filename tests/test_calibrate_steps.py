@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import itertools
 
 import numpy as np
 import pytest
@@ -345,7 +346,8 @@ def test_frame_steps_through_run_equal_the_pure_functions_in_order(dtype):
     sat = adc.saturated_pairs(reads, 65535)
     x = linearity.correct(adc.decode(reads, ref.adc.gain, ref.adc.offset, dtype), ref.coeffs)
     frames = flat.apply(dark.subtract(cds.cds(x), ref.dark, ref.cds_dt), ref.inv_flat)
-    hits = cosmic.flag(frames, 20.0, 4) & ~sat
+    cp = cosmic.Params()
+    hits = cosmic.flag(frames, cp.nsigma, cp.scale_samples, cp.window_cds) & ~sat
     binned, empty = binning.bin_frames(frames, sat | hits, 5, "mean")
     np.testing.assert_array_equal(got.binned, binned)
     np.testing.assert_array_equal(got.empty, empty)
@@ -357,3 +359,96 @@ def test_frame_steps_through_run_equal_the_pure_functions_in_order(dtype):
     block = run_steps(Phase.READS, _frame_block(reads, dtype), cfg, timer)
     run_steps(Phase.CDS, block, cfg, timer)
     assert "cosmic" not in timer.seconds and block.n_cosmic.sum() == 0
+
+
+def _raw_series(rng, p, n_cds, size):
+    """(p, 2 n_cds) uint16 pixel-major reads with saturated pairs and cosmic rays."""
+    start = rng.normal(3000, 20, size=(p, n_cds))
+    charge = rng.uniform(1000, 20000, size=(p, 1)) + rng.normal(0, 40, size=(p, n_cds))
+    raw = np.empty((p, 2 * n_cds))
+    raw[:, 0::2], raw[:, 1::2] = start, start + charge
+    raw = np.clip(raw, 0, 65535).astype(np.uint16)
+    hits = rng.random((p, n_cds)) < 0.01
+    raw[:, 1::2][hits] = np.minimum(raw[:, 1::2][hits].astype(int) + 30000, 65535)
+    raw[0, 1 : 2 * size : 2] = 65535  # pixel 0: the first bin saturated (empty)
+    raw[1, 7] = 65535  # one saturated end read
+    return raw
+
+
+FUSED_CASES = {
+    "default": {},
+    "sum, short windows": {
+        "steps": {"bin": {"statistic": "sum"}, "cosmic": {"window_cds": 50, "scale_samples": 9}}
+    },
+    "no adc, no linearity": {"steps": {"adc": {"skip": True}, "linearity": {"skip": True}}},
+    "no dark, flat, cosmic": {
+        "steps": {"dark": {"skip": True}, "flat": {"skip": True}, "cosmic": {"skip": True}}
+    },
+}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("case", list(FUSED_CASES))
+def test_fused_kernel_equals_the_numpy_steps_bit_for_bit(dtype, case):
+    """The compiled pass (engine "fused") and each step's numpy ``run`` (engine "numpy")
+    give the same bits: binned values, empty pixel-bins and the rejection counts."""
+    from spectramind.calibrate import fused
+
+    cfg = cfgmod.build_config({"dtype": dtype, **FUSED_CASES[case]})
+    rng = np.random.default_rng(11)
+    p, size, n_bins = 9, 5, 41
+    n_cds = size * n_bins
+    raw = _raw_series(rng, p, n_cds, size)
+    block = _frame_block(raw.T, dtype)
+    block.cds_dt = rng.uniform(4.4, 4.6, n_cds)
+    binned = np.full((n_bins, p + 2), np.nan)  # wider: the kernel writes into column views
+    empty = np.zeros((n_bins, p + 2), dtype=bool)
+    n_sat = np.zeros(p, dtype=np.int64)
+    n_cr = np.zeros(p, dtype=np.int64)
+    fused.run(
+        raw, n_bins, size, cfg, block.adc, block.coeffs, block.dark, block.cds_dt,
+        block.inv_flat, binned[:, 1:-1], empty[:, 1:-1], n_sat, n_cr,
+    )  # fmt: skip
+    timer = StepTimer()
+    ref = run_steps(Phase.CDS, run_steps(Phase.READS, block, cfg, timer), cfg, timer)
+    np.testing.assert_array_equal(binned[:, 1:-1], ref.binned)
+    np.testing.assert_array_equal(empty[:, 1:-1], ref.empty)
+    assert np.isnan(binned[:, [0, -1]]).all()  # nothing written outside the view
+    np.testing.assert_array_equal(n_sat, ref.n_saturated)
+    np.testing.assert_array_equal(n_cr, ref.n_cosmic)
+    if cfg.runs("adc"):
+        assert ref.empty[0, 0] and n_sat[0] == size + 0 and n_sat[1] == 1
+    if cfg.runs("cosmic"):
+        assert n_cr.sum() > 5
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_kernel_median_is_numpys(dtype):
+    from spectramind.calibrate.fused import _median_inplace
+
+    rng = np.random.default_rng(2)
+    for n in (1, 2, 3, 4, 5, 10, 127, 128, 129, 1000):
+        for values in (rng.normal(size=n), rng.integers(0, 4, size=n)):  # ties too
+            values = values.astype(dtype)
+            got = _median_inplace(values.copy(), dtype(0.5))  # boxed to a Python float
+            assert got == np.median(values) and dtype(got) == got, (n, values)
+
+
+def test_fused_kernel_runs_only_the_steps_it_implements():
+    from spectramind.calibrate import fused
+    from spectramind.calibrate.pipeline import frame_steps
+
+    assert frame_steps(cfgmod.build_config()) == fused.STEPS
+    assert fused.supports(frame_steps(cfgmod.build_config(preset="starter")))
+    assert fused.supports(("adc", "cds", "bin"))
+    assert not fused.supports(("cds", "adc", "bin"))  # another order
+    assert not fused.supports(("adc", "persistence", "cds", "bin"))  # a step it does not know
+
+
+def test_cosmic_windows_split_the_visit_evenly():
+    assert cosmic.windows(10, 4096) == [(0, 10)]
+    assert cosmic.windows(5625, 4096) == [(0, 5625)]
+    parts = cosmic.windows(67500, 4096)
+    assert len(parts) == 16 and parts[0][0] == 0 and parts[-1][1] == 67500
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(parts))
+    assert {b - a for a, b in parts} <= {4218, 4219}

@@ -67,7 +67,7 @@ class StepSetting:
 class CalibrationConfig:
     preset: str = "default"
     dtype: str = "float32"  # float type of the per-frame chain: "float32" or "float64"
-    chunk_values: int = 8_000_000  # raw read values processed per block (bounds memory)
+    chunk_values: int = 8_000_000  # raw read values per block of pixels (bounds memory)
     steps: dict[str, StepSetting] = field(default_factory=dict)
 
     def step(self, name: str) -> StepSetting:

@@ -9,11 +9,13 @@ instrument (one at a time, so peak memory is about one instrument's selected raw
    (validity) build the window's static products;
 2. SELECT: ``locate`` finds the light in a probe of the first frames; the pixels to read
    follow (:mod:`spectramind.calibrate.selection`);
-3. READS and CDS, per block of frames (time chunks of ``chunk_values`` raw values bound
-   memory; raw uint16 -> float): ``adc`` -> ``linearity`` -> ``cds``, then ``dark`` -> ``flat``
-   -> ``cosmic`` -> ``bin``. Dark subtraction is linear and follows the linearity correction,
-   so it is applied to the CDS frame with dt_end - dt_start (same result as per read, half the
-   work).
+3. READS and CDS, per block of selected pixels with all their reads (``chunk_values`` raw
+   values per block bound memory), decoded from parquet straight into a pixel-major buffer:
+   ``adc`` -> ``linearity`` -> ``cds``, then ``dark`` -> ``flat`` -> ``cosmic`` -> ``bin``, by
+   default in one compiled pass per pixel (:mod:`spectramind.calibrate.fused`, bit-identical to
+   the steps' numpy functions). Dark subtraction is linear and follows the linearity
+   correction, so it is applied to the CDS frame with dt_end - dt_start (same result as per
+   read, half the work).
 
 Then, per visit: masked pixels and empty pixel-bins are filled (``mask.fill``), and IMAGES:
 ``bin`` (times), ``background``, ``jitter``, ``extract``.
@@ -104,24 +106,47 @@ def step_records(
     return records
 
 
+def frame_steps(cfg: CalibrationConfig) -> tuple[str, ...]:
+    """Names of the steps that run in the READS then the CDS phase, in execution order."""
+    return tuple(
+        s.NAME
+        for phase in (Phase.READS, Phase.CDS)
+        for s in steps.REGISTRY
+        if phase in s.PHASES and cfg.runs(s.NAME)
+    )
+
+
 def bin_frames(
-    raw: np.ndarray,
+    signal: reader.SignalFile,
     state: InstrumentState,
     sel: Selection,
     n_bins: int,
     size: int,
     timer: StepTimer,
+    engine: str = "auto",
 ) -> BinnedInstrument:
-    """Phases READS and CDS for one instrument, in time blocks.
+    """Phases READS and CDS for one instrument, in blocks of pixels (all reads of each).
+
+    Each block's reads are decoded straight into a pixel-major buffer (each pixel's time
+    series contiguous) and calibrated and binned there; ``chunk_values`` raw values per block
+    bound the memory. ``engine``: ``"fused"`` runs the frame steps in one compiled pass per
+    pixel (:mod:`spectramind.calibrate.fused`), ``"numpy"`` calls each step's ``run`` on the
+    block, ``"auto"`` the first when the kernel implements every frame step that runs. Both
+    give the same bits.
 
     Args:
-        raw: (n_reads, rows * cols) uint16 raw reads of the selected pixels (``sel``).
+        signal: the instrument's signal file (probed by ``locate`` or not).
         state: the instrument after phases MAPS and SELECT (window-wide maps and masks).
-        n_bins: time bins to produce; size: CDS frames per bin.
+        sel: the pixels to read; n_bins: time bins to produce; size: CDS frames per bin.
     """
     cfg = state.config
+    if engine == "auto":
+        from spectramind.calibrate import fused
+
+        engine = "fused" if fused.supports(frame_steps(cfg)) else "numpy"
     rows, cols = sel.rows.size, sel.cols.size
     n_pix = rows * cols
+    n_reads = 2 * n_bins * size
     dtype = np.dtype(cfg.dtype)
     ix = np.ix_(sel.rows - state.window.row0, sel.cols - state.window.col0)
     maps = state.maps
@@ -129,36 +154,58 @@ def bin_frames(
     coeffs = np.ascontiguousarray(linear_corr).reshape(linear_corr.shape[0], n_pix).astype(dtype)
     dark_map = maps.dark[ix].reshape(n_pix)
     inv_flat = state.inv_flat[ix].reshape(n_pix)
+    index = crop.selection_index(state.instrument, sel.rows, sel.cols)
 
     out = np.empty((n_bins, n_pix), dtype=np.float64)
-    empty_all = np.zeros((n_bins, n_pix), dtype=bool)
+    empty = np.zeros((n_bins, n_pix), dtype=bool)
     n_sat = np.zeros(n_pix, dtype=np.int64)
     n_cr = np.zeros(n_pix, dtype=np.int64)
-    chunk_bins = max(1, cfg.chunk_values // (2 * size * n_pix))
-    for b0 in range(0, n_bins, chunk_bins):
-        b1 = min(n_bins, b0 + chunk_bins)
-        f0, f1 = b0 * size, b1 * size  # CDS frames
+    block_pixels = max(1, cfg.chunk_values // n_reads)
+    for j0 in range(0, n_pix, block_pixels):
+        j = slice(j0, min(n_pix, j0 + block_pixels))
+        with timer("read"):
+            raw = signal.read_pixels(index[j], n_reads)  # (pixels, reads)
+        if engine == "fused":
+            from spectramind.calibrate import fused
+
+            with timer("frames (fused)"):
+                fused.run(
+                    raw,
+                    n_bins,
+                    size,
+                    cfg,
+                    state.adc,
+                    coeffs[:, j],
+                    dark_map[j],
+                    state.cds_dt,
+                    inv_flat[j],
+                    out[:, j],
+                    empty[:, j],
+                    n_sat[j],
+                    n_cr[j],
+                )
+            continue
         block = FrameBlock(
-            reads=raw[2 * f0 : 2 * f1],
+            reads=raw.T,
             dtype=dtype,
             adc=state.adc,
-            coeffs=coeffs,
-            dark=dark_map,
-            inv_flat=inv_flat,
-            cds_dt=None if state.cds_dt is None else state.cds_dt[f0:f1],
+            coeffs=coeffs[:, j],
+            dark=dark_map[j],
+            inv_flat=inv_flat[j],
+            cds_dt=state.cds_dt,
             size=size,
-            n_saturated=n_sat,
-            n_cosmic=n_cr,
+            n_saturated=n_sat[j],
+            n_cosmic=n_cr[j],
         )
         block = run_steps(Phase.READS, block, cfg, timer)
         block = run_steps(Phase.CDS, block, cfg, timer)
-        out[b0:b1] = block.binned
-        empty_all[b0:b1] = block.empty
+        out[:, j] = block.binned
+        empty[:, j] = block.empty
     return BinnedInstrument(
         cube=out.reshape(n_bins, rows, cols),
         bad=state.bad[ix],
         flat_invalid=state.flat_invalid[ix],
-        empty=empty_all.reshape(n_bins, rows, cols),
+        empty=empty.reshape(n_bins, rows, cols),
         saturated=n_sat.reshape(rows, cols),
         cosmic=n_cr.reshape(rows, cols),
         n_cds=n_bins * size,
@@ -226,14 +273,6 @@ def _quality(
     return q
 
 
-def _n_reads(path: Path) -> int:
-    import pyarrow.parquet as pq
-
-    if not path.is_file():
-        raise DataFormatError(f"{path}: file not found")
-    return pq.ParquetFile(path).metadata.num_rows
-
-
 def calibrate_visit(
     data_dir: Path | str,
     split: str,
@@ -241,11 +280,13 @@ def calibrate_visit(
     visit: int = 0,
     cfg: CalibrationConfig | None = None,
     timer: StepTimer | None = None,
+    engine: str = "auto",
 ) -> CalibratedVisit:
     """Calibrate one planet visit (both instruments) into a :class:`CalibratedVisit`.
 
-    Reads only the selected pixels of each signal, one instrument at a time, so peak memory is
-    about one instrument's selected raw uint16 frames plus one block of float frames.
+    Decodes only the parquet columns of the pixels it needs, one instrument at a time and in
+    blocks of pixels, so peak memory is about the probe's first row groups plus one block.
+    ``engine``: how the frame steps run (:func:`bin_frames`); every choice gives the same bits.
     """
     data_dir = Path(data_dir)
     cfg = cfg or cfgmod.build_config()
@@ -263,13 +304,9 @@ def calibrate_visit(
         inst.name: layout.signal_path(data_dir, split, planet_id, inst, visit)
         for inst in (AIRS, FGS)
     }
-    n_reads = {inst.name: _n_reads(sig_paths[inst.name]) for inst in (AIRS, FGS)}
-    for inst in (AIRS, FGS):
-        if n_reads[inst.name] % 2:
-            raise DataFormatError(
-                f"{sig_paths[inst.name]}: expected an even number of frames (start/end read "
-                f"pairs), found {n_reads[inst.name]}"
-            )
+    with timer("read"):
+        signals = {inst.name: reader.SignalFile(sig_paths[inst.name], inst) for inst in (AIRS, FGS)}
+    n_reads = {name: signal.n_frames for name, signal in signals.items()}
     bins_each = {k: n_reads[k] // 2 // sizes[k] for k in sizes}
     n_bins = min(bins_each.values())
     if bins_each[AIRS.name] != bins_each[FGS.name]:
@@ -298,7 +335,6 @@ def calibrate_visit(
     read_noise: dict[str, np.ndarray] = {}
     sel: dict[str, Selection] = {}
     for inst in (AIRS, FGS):
-        path = sig_paths[inst.name]
         with timer("read"):
             maps = reader.read_calibration(data_dir, split, planet_id, inst, visit)
         state = InstrumentState(
@@ -309,21 +345,20 @@ def calibrate_visit(
             adc=adc_all[inst.name],
             axis=axis,
             n_reads=n_bins * sizes[inst.name] * 2,
-            probe=_probe_reader(path, inst),
+            probe=_probe_reader(signals[inst.name], inst),
         )
         state = run_steps(Phase.MAPS, state, cfg, timer)
         state = run_steps(Phase.SELECT, state, cfg, timer)
         s_ = sel[inst.name] = selection.select(state)
         for problem in s_.geometry.problems:
             log.warning("planet %s visit %s %s: %s", planet_id, visit, inst.name, problem)
-        with timer("read"):
-            raw = reader.read_signal(path, inst, crop.selection_index(inst, s_.rows, s_.cols))
-        raw = raw[: state.n_reads]
-        log.debug("%s: %s reads x %d pixels", inst.name, raw.shape[0], raw.shape[1])
-        binned[inst.name] = bin_frames(raw, state, s_, n_bins, sizes[inst.name], timer)
+        log.debug("%s: %d reads x %d pixels", inst.name, state.n_reads, s_.rows.size * s_.cols.size)
+        binned[inst.name] = bin_frames(
+            signals[inst.name], state, s_, n_bins, sizes[inst.name], timer, engine
+        )
+        del signals[inst.name]  # drops the probe's decoded rows
         local = np.ix_(s_.rows - state.window.row0, s_.cols - state.window.col0)
         read_noise[inst.name] = state.maps.read[local]
-        del raw
 
     # --- per visit: fill what is masked, then phase IMAGES ---------------------------------
     sa, sf = sel[AIRS.name], sel[FGS.name]
@@ -372,10 +407,12 @@ def calibrate_visit(
     return CalibratedVisit(images.time_h, flux, images.flux_err, quality, images.regressors, meta)
 
 
-def _probe_reader(path: Path, inst: InstrumentLayout) -> Callable[[crop.Window, int], np.ndarray]:
-    """``probe(window, n_reads)``: the first raw reads of the window's pixels."""
+def _probe_reader(
+    signal: reader.SignalFile, inst: InstrumentLayout
+) -> Callable[[crop.Window, int], np.ndarray]:
+    """``probe(window, n_reads)``: the first raw reads of the window's pixels (time-major)."""
 
     def probe(window: crop.Window, n: int) -> np.ndarray:
-        return reader.read_signal(path, inst, crop.pixel_index(inst, window), max_frames=n)
+        return signal.probe(crop.pixel_index(inst, window), n)
 
     return probe

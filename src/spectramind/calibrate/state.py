@@ -11,7 +11,7 @@ phase                 state                    what the state holds
                                                window, and the static masks built from them
 :attr:`Phase.SELECT`  :class:`InstrumentState` the same, plus a probe of the first raw frames:
                                                where the light falls (which pixels to read)
-:attr:`Phase.READS`   :class:`FrameBlock`      a block of raw reads of the selected pixels
+:attr:`Phase.READS`   :class:`FrameBlock`      all raw reads of a block of selected pixels
                                                (uint16, then float counts); ``cds`` ends the
                                                phase by turning read pairs into CDS frames
 :attr:`Phase.CDS`     :class:`FrameBlock`      the block's CDS frames, until ``bin`` bins them
@@ -85,16 +85,16 @@ class InstrumentState:
 
 @dataclass
 class FrameBlock:
-    """A block of raw reads of the selected pixels (phases READS and CDS).
+    """All raw reads of a block of selected pixels (phases READS and CDS).
 
-    reads: (2 n, p) uint16, alternating start and end reads.
+    reads: (2 n, p) uint16, alternating start and end reads (a view of a pixel-major buffer).
     values: the float data: (2 n, p) counts in the READS phase, (n, p) CDS frames after ``cds``
         (None until a step creates it; :meth:`counts` converts the raw reads).
     rejected: (n, p) bool CDS frames excluded from their bin (saturated, cosmic ray), or None.
     Per-pixel operands (p = selected pixels, row-major): coeffs (6, p) in ``dtype``, dark (p,)
     [counts/s], inv_flat (p,); cds_dt (n,) [s] or None when ``dark`` does not run.
-    n_saturated, n_cosmic: (p,) int64 counts of rejected pixel-frames, accumulated in place
-    over the blocks of an instrument.
+    n_saturated, n_cosmic: (p,) int64 counts of rejected pixel-frames, incremented in place
+    (views of the instrument's totals).
     binned: (n // size, p) float64 and empty: (n // size, p) bool, set by ``bin``.
     """
 

@@ -36,6 +36,10 @@ def bin_frames(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Bin (n, n_pixels) frames, n a multiple of ``size``.
 
+    The good frames of a bin are added in float64 in time order (a fixed order, so the fused
+    kernel reproduces it bit for bit); ``mean`` divides by their number, ``sum`` is that total
+    when no frame was excluded and the mean times ``size`` otherwise.
+
     Args:
         frames: (n, n_pixels) float CDS frames.
         bad: (n, n_pixels) bool frames to exclude, or None.
@@ -49,17 +53,21 @@ def bin_frames(
     n, p = frames.shape
     nb = n // size
     shaped = frames[: nb * size].reshape(nb, size, p)
-    if bad is None or not bad.any():
-        total = shaped.sum(axis=1, dtype=np.float64)
-        binned = total if statistic == "sum" else total / size
-        return binned, np.zeros((nb, p), dtype=bool)
-    good = ~bad[: nb * size].reshape(nb, size, p)
-    total = np.where(good, shaped, 0).sum(axis=1, dtype=np.float64)
+    good = (
+        np.ones((nb, size, p), dtype=bool)
+        if bad is None
+        else ~bad[: nb * size].reshape(nb, size, p)
+    )
+    total = np.zeros((nb, p))
+    for k in range(size):
+        total += np.where(good[:, k], shaped[:, k], 0)
     count = good.sum(axis=1)
-    empty = count == 0
     mean = total / np.maximum(count, 1)
-    binned = mean * size if statistic == "sum" else mean
-    return binned, empty
+    if statistic == "sum":
+        binned = np.where(count == size, total, mean * size)
+    else:
+        binned = mean
+    return binned, count == 0
 
 
 def bin_times(frame_times_h: np.ndarray, size: int, n_bins: int) -> np.ndarray:
