@@ -29,6 +29,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -128,7 +129,8 @@ def bin_frames(
     """Phases READS and CDS for one instrument, in blocks of pixels (all reads of each).
 
     Each block's reads are decoded straight into a pixel-major buffer (each pixel's time
-    series contiguous) and calibrated and binned there; ``chunk_values`` raw values per block
+    series contiguous) and calibrated and binned there, while a helper thread decodes the next
+    block (pyarrow and the kernel both release the GIL); ``chunk_values`` raw values per block
     bound the memory. ``engine``: ``"fused"`` runs the frame steps in one compiled pass per
     pixel (:mod:`spectramind.calibrate.fused`), ``"numpy"`` calls each step's ``run`` on the
     block, ``"auto"`` the first when the kernel implements every frame step that runs. Both
@@ -141,9 +143,7 @@ def bin_frames(
     """
     cfg = state.config
     if engine == "auto":
-        from spectramind.calibrate import fused
-
-        engine = "fused" if fused.supports(frame_steps(cfg)) else "numpy"
+        engine = "fused" if fused_runs(cfg) else "numpy"
     rows, cols = sel.rows.size, sel.cols.size
     n_pix = rows * cols
     n_reads = 2 * n_bins * size
@@ -156,60 +156,60 @@ def bin_frames(
     inv_flat = state.inv_flat[ix].reshape(n_pix)
     index = crop.selection_index(state.instrument, sel.rows, sel.cols)
 
-    out = np.empty((n_bins, n_pix), dtype=np.float64)
-    empty = np.zeros((n_bins, n_pix), dtype=bool)
+    binned = np.empty((n_pix, n_bins), dtype=np.float64)  # pixel-major
+    empty = np.zeros((n_pix, n_bins), dtype=bool)
     n_sat = np.zeros(n_pix, dtype=np.int64)
     n_cr = np.zeros(n_pix, dtype=np.int64)
     block_pixels = max(1, cfg.chunk_values // n_reads)
-    for j0 in range(0, n_pix, block_pixels):
-        j = slice(j0, min(n_pix, j0 + block_pixels))
-        with timer("read"):
-            raw = signal.read_pixels(index[j], n_reads)  # (pixels, reads)
-        if engine == "fused":
-            from spectramind.calibrate import fused
+    blocks = [slice(j0, min(n_pix, j0 + block_pixels)) for j0 in range(0, n_pix, block_pixels)]
+    with ThreadPoolExecutor(max_workers=1) as prefetch:
+        pending = prefetch.submit(signal.read_pixels, index[blocks[0]], n_reads)
+        for k, j in enumerate(blocks):
+            with timer("read"):
+                raw = pending.result()  # (pixels, reads)
+            if k + 1 < len(blocks):
+                pending = prefetch.submit(signal.read_pixels, index[blocks[k + 1]], n_reads)
+            if engine == "fused":
+                from spectramind.calibrate import fused
 
-            with timer("frames (fused)"):
-                fused.run(
-                    raw,
-                    n_bins,
-                    size,
-                    cfg,
-                    state.adc,
-                    coeffs[:, j],
-                    dark_map[j],
-                    state.cds_dt,
-                    inv_flat[j],
-                    out[:, j],
-                    empty[:, j],
-                    n_sat[j],
-                    n_cr[j],
-                )
-            continue
-        block = FrameBlock(
-            reads=raw.T,
-            dtype=dtype,
-            adc=state.adc,
-            coeffs=coeffs[:, j],
-            dark=dark_map[j],
-            inv_flat=inv_flat[j],
-            cds_dt=state.cds_dt,
-            size=size,
-            n_saturated=n_sat[j],
-            n_cosmic=n_cr[j],
-        )
-        block = run_steps(Phase.READS, block, cfg, timer)
-        block = run_steps(Phase.CDS, block, cfg, timer)
-        out[:, j] = block.binned
-        empty[:, j] = block.empty
+                with timer("frames (fused)"):
+                    fused.run(
+                        raw, n_bins, size, cfg, state.adc, coeffs[:, j], dark_map[j],
+                        state.cds_dt, inv_flat[j], binned[j], empty[j], n_sat[j], n_cr[j],
+                    )  # fmt: skip
+                continue
+            block = FrameBlock(
+                reads=raw.T,
+                dtype=dtype,
+                adc=state.adc,
+                coeffs=coeffs[:, j],
+                dark=dark_map[j],
+                inv_flat=inv_flat[j],
+                cds_dt=state.cds_dt,
+                size=size,
+                n_saturated=n_sat[j],
+                n_cosmic=n_cr[j],
+            )
+            block = run_steps(Phase.READS, block, cfg, timer)
+            block = run_steps(Phase.CDS, block, cfg, timer)
+            binned[j] = block.binned.T
+            empty[j] = block.empty.T
     return BinnedInstrument(
-        cube=out.reshape(n_bins, rows, cols),
+        cube=np.ascontiguousarray(binned.T).reshape(n_bins, rows, cols),
         bad=state.bad[ix],
         flat_invalid=state.flat_invalid[ix],
-        empty=empty.reshape(n_bins, rows, cols),
+        empty=np.ascontiguousarray(empty.T).reshape(n_bins, rows, cols),
         saturated=n_sat.reshape(rows, cols),
         cosmic=n_cr.reshape(rows, cols),
         n_cds=n_bins * size,
     )
+
+
+def fused_runs(cfg: CalibrationConfig) -> bool:
+    """Whether engine "auto" runs the frame steps of ``cfg`` with the compiled kernel."""
+    from spectramind.calibrate import fused
+
+    return fused.supports(frame_steps(cfg))
 
 
 def fill_bad(
@@ -288,9 +288,33 @@ def calibrate_visit(
     blocks of pixels, so peak memory is about the probe's first row groups plus one block.
     ``engine``: how the frame steps run (:func:`bin_frames`); every choice gives the same bits.
     """
+    if engine not in ("auto", "fused", "numpy"):
+        raise ValueError(f"engine: expected auto, fused or numpy, found {engine!r}")
     data_dir = Path(data_dir)
     cfg = cfg or cfgmod.build_config()
     timer = timer or StepTimer()
+    with ThreadPoolExecutor(max_workers=1) as helper:
+        # The kernel's import and cache load (CPU, mostly Python) overlap the reading below.
+        warm = None
+        if engine == "fused" or (engine == "auto" and fused_runs(cfg)):
+            from spectramind.calibrate import fused
+
+            warm = helper.submit(fused.warm_up, cfg.dtype)
+        result = _calibrate_visit(data_dir, split, planet_id, visit, cfg, timer, engine)
+        if warm is not None:
+            warm.result()  # re-raise anything the warm-up hit (it ran before the kernel did)
+    return result
+
+
+def _calibrate_visit(
+    data_dir: Path,
+    split: str,
+    planet_id: int,
+    visit: int,
+    cfg: CalibrationConfig,
+    timer: StepTimer,
+    engine: str,
+) -> CalibratedVisit:
     visits = reader.discover_visits(data_dir, split, planet_id)
     pdir = layout.planet_dir(data_dir, split, planet_id)
     if visit not in visits:
