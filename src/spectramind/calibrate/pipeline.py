@@ -206,10 +206,13 @@ def bin_frames(
 
 
 def fused_runs(cfg: CalibrationConfig) -> bool:
-    """Whether engine "auto" runs the frame steps of ``cfg`` with the compiled kernel."""
+    """Whether engine "auto" runs the frame steps of ``cfg`` with the compiled kernel: numba
+    is installed and the kernel implements every frame step that runs."""
+    import importlib.util
+
     from spectramind.calibrate import fused
 
-    return fused.supports(frame_steps(cfg))
+    return importlib.util.find_spec("numba") is not None and fused.supports(frame_steps(cfg))
 
 
 def fill_bad(
@@ -320,40 +323,15 @@ def _calibrate_visit(
     if visit not in visits:
         raise DataFormatError(f"{pdir}: expected visit {visit}, found visits {visits}")
     with timer("read"):
-        adc_all = reader.read_adc_info(data_dir)
+        adc = reader.read_adc_info(data_dir)
         axis = reader.read_axis_info(data_dir)
-    bp = cfg.params("bin")
-    sizes = {AIRS.name: bp.airs_cds_per_bin, FGS.name: bp.fgs_cds_per_bin}
-    sig_paths = {
-        inst.name: layout.signal_path(data_dir, split, planet_id, inst, visit)
-        for inst in (AIRS, FGS)
-    }
-    with timer("read"):
-        signals = {inst.name: reader.SignalFile(sig_paths[inst.name], inst) for inst in (AIRS, FGS)}
-    n_reads = {name: signal.n_frames for name, signal in signals.items()}
-    bins_each = {k: n_reads[k] // 2 // sizes[k] for k in sizes}
-    n_bins = min(bins_each.values())
-    if bins_each[AIRS.name] != bins_each[FGS.name]:
-        log.warning(
-            "planet %s visit %s: AIRS gives %d bins, FGS %d; keeping the common %d",
-            planet_id,
-            visit,
-            bins_each[AIRS.name],
-            bins_each[FGS.name],
-            n_bins,
-        )
-    if n_bins < 3:
-        raise DataFormatError(
-            f"{sig_paths[AIRS.name]}: expected at least 3 time bins of {sizes[AIRS.name]} AIRS / "
-            f"{sizes[FGS.name]} FGS CDS frames, found {n_reads[AIRS.name]} AIRS and "
-            f"{n_reads[FGS.name]} FGS reads ({n_bins} bins)"
-        )
-    n_airs_reads = n_bins * sizes[AIRS.name] * 2
-    if axis.airs_time_h.size < n_airs_reads:
-        raise DataFormatError(
-            f"{data_dir / layout.AXIS_INFO_PARQUET}: expected at least {n_airs_reads} AIRS frame "
-            f"times, found {axis.airs_time_h.size}"
-        )
+        signals = {
+            inst.name: reader.SignalFile(
+                layout.signal_path(data_dir, split, planet_id, inst, visit), inst
+            )
+            for inst in (AIRS, FGS)
+        }
+    n_bins = _common_bins(signals, cfg, axis, data_dir, f"planet {planet_id} visit {visit}")
 
     binned: dict[str, BinnedInstrument] = {}
     read_noise: dict[str, np.ndarray] = {}
@@ -366,9 +344,9 @@ def _calibrate_visit(
             config=cfg,
             where=str(pdir / layout.calibration_dir_name(inst, visit)),
             maps=maps,
-            adc=adc_all[inst.name],
+            adc=adc[inst.name],
             axis=axis,
-            n_reads=n_bins * sizes[inst.name] * 2,
+            n_reads=2 * n_bins * _bin_size(cfg, inst),
             probe=_probe_reader(signals[inst.name], inst),
         )
         state = run_steps(Phase.MAPS, state, cfg, timer)
@@ -376,59 +354,127 @@ def _calibrate_visit(
         s_ = sel[inst.name] = selection.select(state)
         for problem in s_.geometry.problems:
             log.warning("planet %s visit %s %s: %s", planet_id, visit, inst.name, problem)
-        log.debug("%s: %d reads x %d pixels", inst.name, state.n_reads, s_.rows.size * s_.cols.size)
+        signal = signals.pop(inst.name)  # its probe's rows are dropped after this instrument
         binned[inst.name] = bin_frames(
-            signals[inst.name], state, s_, n_bins, sizes[inst.name], timer, engine
+            signal, state, s_, n_bins, _bin_size(cfg, inst), timer, engine
         )
-        del signals[inst.name]  # drops the probe's decoded rows
         local = np.ix_(s_.rows - state.window.row0, s_.cols - state.window.col0)
         read_noise[inst.name] = state.maps.read[local]
 
     # --- per visit: fill what is masked, then phase IMAGES ---------------------------------
-    sa, sf = sel[AIRS.name], sel[FGS.name]
     with timer("mask"):
         filled = {
-            name: fill_bad(binned[name], sel[name].aperture, cfg, str(pdir / sig_paths[name].name))
-            for name in (AIRS.name, FGS.name)
+            inst.name: fill_bad(
+                binned[inst.name],
+                sel[inst.name].aperture,
+                cfg,
+                str(pdir / layout.signal_name(inst, visit)),
+            )
+            for inst in (AIRS, FGS)
         }
     images = VisitState(cfg, axis, n_bins, binned, sel, read_noise)
     images.regressors = np.zeros((n_bins, 0))
     images = run_steps(Phase.IMAGES, images, cfg, timer)
-    q_airs = _quality(binned[AIRS.name], sa.aperture, filled[AIRS.name], cfg)
-    q_fgs = np.bitwise_or.reduce(_quality(binned[FGS.name], sf.aperture, filled[FGS.name], cfg))
-    if sa.geometry.problems:
-        q_airs |= np.uint16(Quality.GEOMETRY)
-    if sf.geometry.problems:
-        q_fgs |= np.uint16(Quality.GEOMETRY)
-    quality = np.concatenate([[q_fgs], q_airs[::-1]]).astype(np.uint16)
-    flux = images.flux
-    if not np.all(np.isfinite(flux)):
+    if not np.all(np.isfinite(images.flux)):
         raise DataFormatError(f"{pdir}: calibration produced non-finite flux (visit {visit})")
-
+    quality = _visit_quality(binned, sel, filled, cfg)
     n_flagged = int(np.count_nonzero(quality))
     if n_flagged:
         log.info("planet %s visit %s: %d channels flagged", planet_id, visit, n_flagged)
-    meta = {
+    meta = _visit_meta(cfg, split, planet_id, visit, n_bins, images)
+    return CalibratedVisit(
+        images.time_h, images.flux, images.flux_err, quality, images.regressors, meta
+    )
+
+
+def _bin_size(cfg: CalibrationConfig, inst: InstrumentLayout) -> int:
+    """CDS frames per time bin of ``inst``."""
+    bp = cfg.params("bin")
+    return bp.airs_cds_per_bin if inst.name == AIRS.name else bp.fgs_cds_per_bin
+
+
+def _common_bins(
+    signals: dict[str, reader.SignalFile],
+    cfg: CalibrationConfig,
+    axis: reader.AxisInfo,
+    data_dir: Path,
+    what: str,
+) -> int:
+    """Time bins both instruments fill (at least 3), checked against the AIRS frame times."""
+    size = {inst.name: _bin_size(cfg, inst) for inst in (AIRS, FGS)}
+    n_reads = {name: signal.n_frames for name, signal in signals.items()}
+    bins_each = {name: n_reads[name] // 2 // size[name] for name in size}
+    n_bins = min(bins_each.values())
+    if bins_each[AIRS.name] != bins_each[FGS.name]:
+        log.warning(
+            "%s: AIRS gives %d bins, FGS %d; keeping the common %d",
+            what,
+            bins_each[AIRS.name],
+            bins_each[FGS.name],
+            n_bins,
+        )
+    if n_bins < 3:
+        raise DataFormatError(
+            f"{signals[AIRS.name].path}: expected at least 3 time bins of {size[AIRS.name]} "
+            f"AIRS / {size[FGS.name]} FGS CDS frames, found {n_reads[AIRS.name]} AIRS and "
+            f"{n_reads[FGS.name]} FGS reads ({n_bins} bins)"
+        )
+    n_airs_reads = n_bins * size[AIRS.name] * 2
+    if axis.airs_time_h.size < n_airs_reads:
+        raise DataFormatError(
+            f"{data_dir / layout.AXIS_INFO_PARQUET}: expected at least {n_airs_reads} AIRS frame "
+            f"times, found {axis.airs_time_h.size}"
+        )
+    return n_bins
+
+
+def _visit_quality(
+    binned: dict[str, BinnedInstrument],
+    sel: dict[str, Selection],
+    filled: dict[str, np.ndarray],
+    cfg: CalibrationConfig,
+) -> np.ndarray:
+    """(283,) uint16 quality bits: FGS (its aperture's columns combined), then AIRS ascending."""
+    q = {
+        name: _quality(binned[name], sel[name].aperture, filled[name], cfg)
+        for name in (AIRS.name, FGS.name)
+    }
+    q_airs, q_fgs = q[AIRS.name], np.bitwise_or.reduce(q[FGS.name])
+    if sel[AIRS.name].geometry.problems:
+        q_airs |= np.uint16(Quality.GEOMETRY)
+    if sel[FGS.name].geometry.problems:
+        q_fgs |= np.uint16(Quality.GEOMETRY)
+    return np.concatenate([[q_fgs], q_airs[::-1]]).astype(np.uint16)
+
+
+def _visit_meta(
+    cfg: CalibrationConfig,
+    split: str,
+    planet_id: int,
+    visit: int,
+    n_bins: int,
+    images: VisitState,
+) -> dict[str, Any]:
+    """The calibrated visit's ``meta`` (docs/CONTRACTS.md)."""
+    airs_size, fgs_size = _bin_size(cfg, AIRS), _bin_size(cfg, FGS)
+    geometry = {name: images.selection[name].geometry.record() for name in (AIRS.name, FGS.name)}
+    return {
         "planet_id": int(planet_id),
         "split": split,
         "visit": int(visit),
         "preset": cfg.preset,
         "dtype": cfg.dtype,
-        "bin_seconds": float(sizes[AIRS.name] * AIRS.cds_cadence_s),
+        "bin_seconds": float(airs_size * AIRS.cds_cadence_s),
         "n_bins": int(n_bins),
         "flux_unit": (
             "counts per CDS frame, mean over the bin"
-            if bp.statistic == "mean"
-            else f"counts summed over the {sizes[AIRS.name]} AIRS / {sizes[FGS.name]} FGS "
-            "CDS frames of a bin"
+            if cfg.params("bin").statistic == "mean"
+            else f"counts summed over the {airs_size} AIRS / {fgs_size} FGS CDS frames of a bin"
         ),
         "regressor_names": images.regressor_names,
-        "steps": step_records(
-            cfg, visit, {AIRS.name: sa.geometry.record(), FGS.name: sf.geometry.record()}
-        ),
+        "steps": step_records(cfg, visit, geometry),
         "spectramind_version": __version__,
     }
-    return CalibratedVisit(images.time_h, flux, images.flux_err, quality, images.regressors, meta)
 
 
 def _probe_reader(
