@@ -86,7 +86,7 @@ PINNED_KERNELS: dict[str, str] = {
 
 #: Emulated CPUs: environment variables and a thread count. ``native`` leaves the machine as it
 #: is; ``lower`` looks like an x86-64 without AVX2/FMA/AVX-512 to numpy, torch, OpenBLAS, MKL,
-#: oneDNN, Arrow (parquet) and glibc's libm, and runs two threads per job.
+#: oneDNN, Arrow (parquet), numba and glibc's libm, and runs two threads per job.
 PROFILES: dict[str, dict[str, Any]] = {
     "native": {"env": {}, "threads": 1},
     "lower": {
@@ -99,6 +99,11 @@ PROFILES: dict[str, dict[str, Any]] = {
             "ONEDNN_MAX_CPU_ISA": "SSE41",
             "ARROW_USER_SIMD_LEVEL": "SSE4_2",
             "GLIBC_TUNABLES": "glibc.cpu.hwcaps=-AVX2,-FMA,-AVX",
+            # numba (calibrate's fused kernel) compiles for this CPU instead of the host; the
+            # on-disk cache is keyed by CPU name and features, so it compiles afresh.
+            "NUMBA_CPU_NAME": "nehalem",
+            "NUMBA_CPU_FEATURES": "+sse,+sse2,+sse3,+ssse3,+sse4.1,+sse4.2,+popcnt,+cx16,"
+            "-avx,-avx2,-fma,-avx512f",
         },
         "threads": 2,
     },

@@ -13,7 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from spectramind.calibrate.state import Phase, VisitState
+
 NAME = "jitter"
+PHASES = (Phase.IMAGES,)
 
 REGRESSOR_NAMES = ("fgs_centroid_x", "fgs_centroid_y", "airs_trace_y", "airs_trace_width")
 
@@ -53,3 +56,17 @@ def trace_position(images: np.ndarray, row0: int) -> tuple[np.ndarray, np.ndarra
     mean = (profile * rows).sum(axis=1) / total  # not ``@``: see centroid()
     var = (profile * rows**2).sum(axis=1) / total - mean**2
     return mean, np.sqrt(np.clip(var, 0, None))
+
+
+def references(params: Params) -> tuple[str, ...]:
+    return ()
+
+
+def run(state: VisitState, params: Params) -> VisitState:
+    """``state.regressors`` (n_bins, 4) in detector pixels, columns :data:`REGRESSOR_NAMES`."""
+    fgs_ap, (row0, col0) = state.fgs_aperture()
+    fx, fy = centroid(fgs_ap)
+    ty, tw = trace_position(*state.airs_trace())
+    state.regressors = np.column_stack([fx + col0, fy + row0, ty, tw])
+    state.regressor_names = list(REGRESSOR_NAMES)
+    return state
