@@ -275,7 +275,8 @@ def test_odd_frame_count_and_missing_calibration_file(planet, tmp_path):
     pdir = copy_planet(planet, tmp_path)
     data = pdir.parent.parent
     (pdir / "FGS1_calibration_0" / "linear_corr.parquet").unlink()
-    with pytest.raises(DataFormatError, match=r"linear_corr\.parquet: file not found"):
+    missing = r"linear_corr\.parquet \(planet \d+\): file not found"  # names file and planet
+    with pytest.raises(DataFormatError, match=missing):
         calibrate_visit(data, SPLIT, planet[1], 0, build_config())
     shutil.copy(
         planet[0] / SPLIT / str(planet[1]) / "FGS1_calibration_0" / "linear_corr.parquet",

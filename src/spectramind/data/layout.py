@@ -1,7 +1,7 @@
 """The ADC 2025 on-disk layout: names, shapes, dtypes and closed forms.
 
-This module is the single source of truth for what ``../shared/adc2025/FORMAT.md`` says
-about the Kaggle ``ariel-data-challenge-2025`` folder. The reader (:mod:`spectramind.data.reader`),
+This module is the single source of truth for what ``docs/FORMAT.md`` (the "FORMAT.md" that
+docstrings cite) says about the Kaggle ``ariel-data-challenge-2025`` folder. The reader (:mod:`spectramind.data.reader`),
 the simulator and the calibration chain import their constants from here; nothing else in the
 package spells a file name or a detector shape.
 
@@ -32,7 +32,7 @@ class InstrumentLayout:
     cds_cadence_s: float  # seconds between consecutive CDS frames
     start_read_offset_s: float  # time of the first start read within a cadence [s]
     end_read_offset_s: float  # time of the first end read within a cadence [s]
-    # dt used by dark subtraction per read: start reads, end reads [s] (FORMAT.md section 6)
+    # dt used by dark subtraction per read: start reads, end reads [s] (docs/FORMAT.md section 6)
     dark_dt_start_s: float
     dark_dt_end_s: float
 
@@ -193,7 +193,7 @@ def target_wavelengths_um() -> np.ndarray:
     return np.concatenate([[FGS_WAVELENGTH_UM], airs])
 
 
-# --- metric constants (FORMAT.md section 5) ---------------------------------------------
+# --- metric constants (docs/FORMAT.md section 5) ---------------------------------------------
 FGS_WEIGHT = 57.846
 SIGMA_TRUE_FGS = 1e-6
 SIGMA_TRUE_AIRS = 1e-5
