@@ -243,16 +243,19 @@ def test_edited_snapshot_existing_output_and_unknown_run_are_refused(repo, tmp_p
 def test_started_and_interrupted_jobs_are_shown_and_exported(repo, tmp_path):
     events = repo / f"artifacts/runs/train/{RUN_ID}/events.jsonl"
     done = manifest.read_records(events)[0]
+    # A job killed before its final line (only its `started` line; the reader folds it into an
+    # interrupted attempt) and one whose final line says it was interrupted by a signal.
     for status, second in (("started", "09"), ("interrupted", "08")):
         record = dict(done, status=status, time_utc=f"2026-01-02T03:59:{second}.000Z",
-                      wildcards={"attempt": status}, artifacts=[], duration_s=None)  # fmt: skip
+                      wildcards={"attempt": status}, artifacts=[], duration_s=None,
+                      attempt=f"test-{status}", pid=None)  # fmt: skip
         if status == "interrupted":
             record.update(duration_s=1.5, error={"message": "killed by signal 9"})
         manifest.append_record(events, record)
     text = spectramind("runs", "show", cwd=repo).stdout
-    assert "run 20260102_030405: INTERRUPTED, 7 jobs" in text
+    assert "run 20260102_030405: INTERRUPTED, 7 jobs (2 interrupted, 5 ok)" in text
     assert "interrupted train[attempt=interrupted]: killed by signal 9" in text
-    assert "started     train[attempt=started]: started, no end recorded" in text
+    assert "train[attempt=started]: the job was killed: no final record" in text
 
     crate = tmp_path / "crate"
     proc = spectramind("runs", "export", "--ro-crate", str(crate), "--validate", cwd=repo)
@@ -262,7 +265,9 @@ def test_started_and_interrupted_jobs_are_shown_and_exported(repo, tmp_path):
     killed = by_name["train[attempt=interrupted] (interrupted)"]
     assert killed["actionStatus"] == "http://schema.org/FailedActionStatus"
     assert killed["error"] == "killed by signal 9"
-    assert "actionStatus" not in by_name["train[attempt=started] (started)"]
+    no_end = by_name["train[attempt=started] (interrupted)"]
+    assert no_end["actionStatus"] == "http://schema.org/FailedActionStatus"
+    assert no_end["error"] == "the job was killed: no final record"
     run = by_name[f"SpectraMind run {RUN_ID}"]
     assert run["actionStatus"] == "http://schema.org/FailedActionStatus"
 
