@@ -200,3 +200,26 @@ def test_fold_attempts_gives_one_record_per_job_and_marks_the_killed(tmp_path: P
 
     me.update(host=os.uname().nodename, pid_start=process_start_ticks(os.getpid()))
     assert fold_attempts([me])[0]["status"] == "running"
+
+
+def test_a_killed_job_left_as_a_zombie_reads_as_interrupted():
+    """A job killed with its workflow stays a zombie until reaped (forever under a PID 1 that
+    does not reap orphans): same pid, same start time, but dead."""
+    from spectramind.repro.manifest import process_start_ticks
+
+    child = subprocess.Popen(["sleep", "30"])
+    started = {
+        "attempt": "z", "status": "started", "pid": child.pid, "host": os.uname().nodename,
+        "pid_start": process_start_ticks(child.pid),
+    }  # fmt: skip
+    assert fold_attempts([started])[0]["status"] == "running"
+    child.kill()
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{child.pid}/stat").read_text().split(")")[1].split()[0] != "Z":
+        assert time.monotonic() < deadline, "the child did not become a zombie"
+        time.sleep(0.01)
+    try:
+        assert process_start_ticks(child.pid) == started["pid_start"]  # not reaped: same process
+        assert fold_attempts([started])[0]["status"] == "interrupted"
+    finally:
+        child.wait()

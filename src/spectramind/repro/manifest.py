@@ -267,22 +267,34 @@ def fold_attempts(lines: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def process_start_ticks(pid: int) -> int | None:
-    """Start time of a process in clock ticks since boot (``/proc/<pid>/stat``), or None."""
+def _process_stat(pid: int) -> tuple[str, int] | None:
+    """(state letter, start time in clock ticks since boot) from ``/proc/<pid>/stat``, or None."""
     try:
         text = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
     fields = text[text.rfind(")") + 2 :].split()
-    return int(fields[19]) if len(fields) > 19 else None
+    return (fields[0], int(fields[19])) if len(fields) > 19 else None
+
+
+def process_start_ticks(pid: int) -> int | None:
+    """Start time of a process in clock ticks since boot (``/proc/<pid>/stat``), or None."""
+    stat = _process_stat(pid)
+    return None if stat is None else stat[1]
 
 
 def process_alive(record: dict[str, Any]) -> bool:
-    """True when the record's ``pid`` still runs on this host, as the same process."""
+    """True when the record's ``pid`` still runs on this host, as the same process.
+
+    A zombie (state Z, or X while it is torn down) is dead: a job killed with its workflow stays
+    a zombie until something reaps it, forever in a container whose PID 1 does not reap
+    orphans, and must read as interrupted, not running.
+    """
     pid, ticks = record.get("pid"), record.get("pid_start")
-    if not pid or record.get("host") != socket.gethostname():
+    if not pid or ticks is None or record.get("host") != socket.gethostname():
         return False
-    return ticks is not None and process_start_ticks(int(pid)) == ticks
+    stat = _process_stat(int(pid))
+    return stat is not None and stat[1] == ticks and stat[0] not in ("Z", "X")
 
 
 def contribute(**fields: Any) -> bool:
