@@ -31,7 +31,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from workflow_helpers import copy_workflow, environment, snakemake, spectramind
+from workflow_helpers import copy_workflow, environment, mounted_tmpfs, snakemake, spectramind
 
 from spectramind import compliance, plan
 from spectramind.repro.audit import all_run_ids, list_runs, run_records
@@ -295,11 +295,8 @@ def tmpfs_artifacts(tmp_path: Path):
     workdir = copy_workflow(tmp_path / "repo")
     artifacts = workdir / "artifacts"
     artifacts.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(artifacts)], check=True)
-    try:
+    with mounted_tmpfs(artifacts, "4m"):
         yield workdir
-    finally:
-        subprocess.run(["umount", "-l", str(artifacts)], check=False)
 
 
 def hog_space(filler: Path, stop: threading.Event) -> None:

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
+from workflow_helpers import mounted_tmpfs
 
 from spectramind.repro.manifest import (
     DamagedLine,
@@ -102,11 +103,8 @@ def small_tmpfs(tmp_path: Path):
         pytest.skip("mounting a tmpfs needs root (CI runs as root)")
     mount = tmp_path / "small"
     mount.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)], check=True)
-    try:
+    with mounted_tmpfs(mount, "256k"):
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 def fill(folder: Path, leave: int = 0) -> Path:
