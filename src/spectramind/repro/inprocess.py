@@ -1,0 +1,214 @@
+"""Run a ``spectramind`` stage inside the wrapper's process, isolated like a child process.
+
+``spectramind run-stage -- spectramind calibrate ...`` used to start a second Python process
+for the stage: one more interpreter start and import of the CLI per job (issue 15). When the
+stage command is this installation's own ``spectramind`` (:func:`own_cli_arguments`), the
+wrapper now calls it in its own process (:func:`execute_in_process`) with what a child process
+gave it:
+
+- **environment**: the job's variables (thread pins, seed, run id, contribution file) are set
+  in ``os.environ`` before the stage imports anything heavy; the wrapper itself has not loaded
+  numpy, pyarrow or torch (``tests/test_cheap_jobs.py``), so each library starts with the
+  job's settings, as in a fresh process. The CPU pin's ``GLIBC_TUNABLES`` is read by the
+  loader at process start only, so the stage runs in-process only when this process started
+  pinned (:func:`started_pinned`); otherwise it runs as a child, which inherits the pin.
+- **stderr**: file descriptor 2 is pointed at a pipe for the stage's duration; a thread copies
+  it to the log (or our stderr) and keeps the last lines, exactly like the child's stderr.
+  C-level output (numba, OpenBLAS warnings) and a fault handler's traceback go there too.
+- **failures**: an exception becomes exit code 1 with its traceback in the log (what Python
+  prints for an uncaught exception), ``SystemExit`` its code, Ctrl-C 130, and SIGTERM (Snakemake
+  cancelling a job) exit ``-15``, "killed by signal 15", as a child killed by it would report.
+- **crashes**: a segfault, ``os._exit`` or the OOM killer ends the wrapper with the stage. The
+  ``started`` line it wrote first then has no final line, and readers report the job as
+  ``interrupted`` (:mod:`spectramind.repro.manifest`); Snakemake sees the job fail and deletes
+  its outputs. A child would have let the wrapper write ``failed`` instead: that record is the
+  one thing in-process running gives up.
+
+``SPECTRAMIND_IN_PROCESS=0`` makes every stage a child process again.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import faulthandler
+import os
+import shutil
+import signal
+import sys
+import threading
+import traceback
+from collections.abc import Callable, Iterator
+from typing import IO, Any
+
+from spectramind.repro.cpu import libm_pinned, pin_applies, pin_enabled
+
+ENV_IN_PROCESS = "SPECTRAMIND_IN_PROCESS"
+#: What a stage command's ``argv[0]`` may be for it to run in-process.
+CLI_NAME = "spectramind"
+
+
+class StageTerminated(BaseException):
+    """Raised in the stage by SIGTERM: a BaseException so ``except Exception`` cannot eat it."""
+
+    def __init__(self, signum: int):
+        super().__init__(f"terminated by signal {signum}")
+        self.signum = signum
+
+
+def in_process_enabled(environ: dict[str, str] | None = None) -> bool:
+    """False when ``SPECTRAMIND_IN_PROCESS`` is ``0``/``false``/``no``/``off``."""
+    value = (environ if environ is not None else os.environ).get(ENV_IN_PROCESS, "1")
+    return value.strip().lower() not in {"0", "false", "no", "off"}
+
+
+def started_pinned() -> bool:
+    """True when this process needs no restart for the CPU pin: the loader saw the pinned
+    ``GLIBC_TUNABLES`` at start-up, or the pin is off or does not apply here."""
+    if not pin_enabled() or not pin_applies():
+        return True
+    from spectramind.repro.cpu import _startup_glibc_tunables
+
+    tunables = _startup_glibc_tunables()
+    return tunables is None or libm_pinned(tunables)
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def own_cli_arguments(command: list[str]) -> list[str] | None:
+    """The arguments after ``spectramind`` when ``command`` runs this installation's CLI
+    (``spectramind ...`` found on PATH as a script of this interpreter, or
+    ``<this python> -m spectramind ...``); None for anything else, or ``run-stage`` itself."""
+    if not command:
+        return None
+    if command[0] == CLI_NAME:
+        script = shutil.which(CLI_NAME)
+        if script is None:
+            return None
+        try:
+            with open(script, "rb") as handle:
+                first = handle.readline(4096)
+        except OSError:
+            return None
+        if not first.startswith(b"#!"):
+            return None
+        interpreter = first[2:].strip().split(b" ")[0].decode(errors="replace")
+        if not _same_file(interpreter, sys.executable):
+            return None
+        arguments = list(command[1:])
+    elif command[1:3] == ["-m", CLI_NAME] and _same_file(command[0], sys.executable):
+        arguments = list(command[3:])
+    else:
+        return None
+    if "run-stage" in arguments:  # a wrapper inside a wrapper: keep it a process of its own
+        return None
+    return arguments
+
+
+@contextlib.contextmanager
+def _environment(env: dict[str, str]) -> Iterator[None]:
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@contextlib.contextmanager
+def _stderr_to(sink: IO[bytes] | None, tail: collections.deque[str]) -> Iterator[None]:
+    """Point fd 2 (and so ``sys.stderr``) at a pipe whose reader copies each line to ``sink``
+    (None: to the stderr we had) and keeps the last ones in ``tail``."""
+    sys.stderr.flush()
+    saved_fd = os.dup(2)
+    own_sink = sink is None
+    out: IO[bytes] = open(os.dup(saved_fd), "wb", buffering=0) if sink is None else sink
+    read_fd, write_fd = os.pipe()
+
+    def copy() -> None:
+        with open(read_fd, "rb", closefd=True) as reader:
+            for line in reader:
+                out.write(line)
+                out.flush()
+                tail.append(line.decode(errors="replace").rstrip("\n"))
+
+    reader = threading.Thread(target=copy, name="stage-stderr", daemon=True)
+    reader.start()
+    os.dup2(write_fd, 2)
+    os.close(write_fd)
+    # A crash's Python traceback goes straight to the log: the copying thread dies with us.
+    had_faulthandler = faulthandler.is_enabled()
+    faulthandler.enable(file=out)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(Exception):
+            sys.stderr.flush()
+        faulthandler.disable()
+        os.dup2(saved_fd, 2)  # closes the pipe's last write end: the reader sees EOF
+        os.close(saved_fd)
+        reader.join()
+        if had_faulthandler:
+            faulthandler.enable()
+        if own_sink:
+            out.close()
+
+
+@contextlib.contextmanager
+def _terminate_raises() -> Iterator[None]:
+    def terminate(signum: int, _frame: Any) -> None:
+        raise StageTerminated(signum)
+
+    try:
+        previous = signal.signal(signal.SIGTERM, terminate)
+    except ValueError:  # not the main thread: leave the default
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def execute_in_process(
+    entry: Callable[[list[str]], int],
+    arguments: list[str],
+    env: dict[str, str],
+    stderr_sink: IO[bytes] | None,
+    tail_lines: int,
+) -> tuple[int, list[str]]:
+    """Call ``entry(arguments)`` as the stage with ``env`` as its environment and its stderr
+    copied to ``stderr_sink`` (None: our stderr); return (exit code, last stderr lines)."""
+    tail: collections.deque[str] = collections.deque(maxlen=tail_lines)
+    saved_argv = sys.argv
+    code: int
+    with _environment(env), _stderr_to(stderr_sink, tail):
+        sys.argv = [CLI_NAME, *arguments]
+        try:
+            with _terminate_raises():
+                code = int(entry(arguments) or 0)
+        except StageTerminated as stop:
+            sys.stderr.write(f"{CLI_NAME}: {stop}\n")
+            code = -stop.signum
+        except KeyboardInterrupt:
+            sys.stderr.write(f"{CLI_NAME}: interrupted\n")
+            code = 130
+        except SystemExit as done:
+            if done.code is None or isinstance(done.code, int):
+                code = int(done.code or 0)
+            else:  # sys.exit("message"): Python prints it and exits 1
+                sys.stderr.write(f"{done.code}\n")
+                code = 1
+        except BaseException:  # what Python does with an uncaught exception
+            traceback.print_exc()
+            code = 1
+        finally:
+            sys.argv = saved_argv
+    return code, list(tail)
