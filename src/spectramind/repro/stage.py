@@ -258,6 +258,10 @@ def begin(
     else:
         log.warning("no config snapshot given: config_sha256 will be null")
     workdir = os.getcwd()
+    startup_s = process_age_s()  # before the wrapper's own work: not manifest overhead
+    t0 = time.perf_counter()
+    environment = manifest.environment_fields(workdir)
+    environment_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     if inputs is None:
         inputs = hashcache.file_entries(run.inputs, run.root)
@@ -278,7 +282,7 @@ def begin(
         "threads": _default_threads(run),
         "runner": runner,
         "device": None,
-        **manifest.environment_fields(workdir),
+        **environment,
     }
     attempt = Attempt(
         run=run,
@@ -287,7 +291,11 @@ def begin(
         started_at=base["time_utc"],
         base_record=base,
         inputs=inputs,
-        overhead_s={"hash_inputs": hash_inputs_s},
+        overhead_s={
+            "startup": startup_s,
+            "environment": environment_s,
+            "hash_inputs": hash_inputs_s,
+        },
     )
     started = {
         **base,
@@ -305,6 +313,20 @@ def begin(
     hashcache.index_entries(run.root, attempt.events, offset, inputs)
     attempt.overhead_s["index_hashes"] = time.perf_counter() - t0
     return attempt
+
+
+def process_age_s() -> float:
+    """Seconds since this process started (interpreter start, imports, argument parsing and a
+    CPU-pin restart, if any), from ``/proc`` at clock-tick resolution; 0.0 where unknown."""
+    try:
+        with open("/proc/uptime", "rb") as handle:
+            uptime = float(handle.read().split()[0])
+    except (OSError, ValueError):
+        return 0.0
+    ticks = manifest.process_start_ticks(os.getpid())
+    if ticks is None:
+        return 0.0
+    return max(0.0, uptime - ticks / os.sysconf("SC_CLK_TCK"))
 
 
 def refused_inputs(attempt: Attempt) -> list[lineage.Mismatch]:
