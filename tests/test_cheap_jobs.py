@@ -290,3 +290,24 @@ def test_an_index_entry_pointing_elsewhere_means_hashing_again(tmp_path: Path) -
     # a's pointer now names b's record line: that record holds no entry for a.bin
     by_path["a.bin"].write_text(by_path["b.bin"].read_text())
     assert consume(tmp_path, "calibrate", "a.bin", env)["inputs"][0]["hash_source"] == "hashed"
+
+
+def test_only_this_installation_s_spectramind_runs_in_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from spectramind.repro.inprocess import own_cli_arguments
+
+    assert own_cli_arguments(["spectramind", "fit", "-h"]) == ["fit", "-h"]
+    assert own_cli_arguments([sys.executable, "-m", "spectramind", "fit"]) == ["fit"]
+    assert own_cli_arguments(["spectramind", "run-stage", "--stage", "x"]) is None
+    assert own_cli_arguments(["python3", "-c", "pass"]) is None
+    # another environment's python (a symlink to the same base interpreter) and its script
+    other = tmp_path / "other-venv" / "bin"
+    other.mkdir(parents=True)
+    (other / "python3").symlink_to(os.path.realpath(sys.executable))
+    assert own_cli_arguments([str(other / "python3"), "-m", "spectramind", "fit"]) is None
+    script = other / "spectramind"
+    script.write_text(f"#!{other / 'python3'}\nimport sys\n")
+    script.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{other}{os.pathsep}{os.environ['PATH']}")
+    assert own_cli_arguments(["spectramind", "fit"]) is None

@@ -73,9 +73,17 @@ def started_pinned() -> bool:
     return tunables is None or libm_pinned(tunables)
 
 
-def _same_file(a: str, b: str) -> bool:
+def _our_interpreter(path: str) -> bool:
+    """True when ``path`` is this interpreter as installed here: same folder (the virtual
+    environment's ``bin``) and same file. Comparing the resolved files alone would take another
+    venv's python, a symlink to the same base interpreter, for ours."""
+    found = shutil.which(path) if os.sep not in path else path
+    if found is None:
+        return False
     try:
-        return os.path.samefile(a, b)
+        return os.path.samefile(os.path.dirname(os.path.abspath(found)),
+                                os.path.dirname(os.path.abspath(sys.executable))) and (
+            os.path.samefile(found, sys.executable))  # fmt: skip
     except OSError:
         return False
 
@@ -83,7 +91,9 @@ def _same_file(a: str, b: str) -> bool:
 def own_cli_arguments(command: list[str]) -> list[str] | None:
     """The arguments after ``spectramind`` when ``command`` runs this installation's CLI
     (``spectramind ...`` found on PATH as a script of this interpreter, or
-    ``<this python> -m spectramind ...``); None for anything else, or ``run-stage`` itself."""
+    ``<this python> -m spectramind ...``); None for anything else, or ``run-stage`` itself.
+
+    A ``spectramind`` of another environment runs as a child: it may be other code."""
     if not command:
         return None
     if command[0] == CLI_NAME:
@@ -98,10 +108,10 @@ def own_cli_arguments(command: list[str]) -> list[str] | None:
         if not first.startswith(b"#!"):
             return None
         interpreter = first[2:].strip().split(b" ")[0].decode(errors="replace")
-        if not _same_file(interpreter, sys.executable):
+        if not _our_interpreter(interpreter):
             return None
         arguments = list(command[1:])
-    elif command[1:3] == ["-m", CLI_NAME] and _same_file(command[0], sys.executable):
+    elif command[1:3] == ["-m", CLI_NAME] and _our_interpreter(command[0]):
         arguments = list(command[3:])
     else:
         return None
