@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -149,6 +150,11 @@ def stage(argv):
         time.sleep(30)
     if what == "segfault":
         ctypes.string_at(0)
+    if what == "orphan":  # like multiprocessing's resource tracker: outlives the stage, holds fd 2
+        import subprocess
+        orphan = subprocess.Popen(["sleep", "60"], stdout=-3, start_new_session=True)
+        Path("orphan.pid").write_text(str(orphan.pid))
+        return 0
     if what == "env":
         Path("out.bin").write_text(os.environ["OMP_NUM_THREADS"])
         return 0
@@ -164,13 +170,13 @@ sys.exit(code)
 """
 
 
-def run_fault(tmp_path: Path, what: str) -> subprocess.CompletedProcess:
+def run_fault(tmp_path: Path, what: str, timeout: float = 120) -> subprocess.CompletedProcess:
     (tmp_path / "faults.py").write_text(FAULTS)
     env = pinned_environment(environment(tmp_path))
     env.pop("OMP_NUM_THREADS", None)
     return subprocess.run(
         [sys.executable, "faults.py", what],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=timeout,
     )  # fmt: skip
 
 
@@ -204,6 +210,17 @@ def test_an_in_process_stage_sees_the_job_environment(tmp_path: Path) -> None:
     assert "wrapper env after: None" in result.stdout
     [record] = records(tmp_path, "fault")
     assert record["status"] == "ok" and record["artifacts"][0]["path"] == "out.bin"
+
+
+def test_a_process_the_stage_leaves_behind_does_not_hold_the_job(tmp_path: Path) -> None:
+    started = time.monotonic()
+    result = run_fault(tmp_path, "orphan", timeout=40)  # the orphan sleeps 60 s
+    assert result.returncode == 0, result.stderr
+    assert time.monotonic() - started < 30
+    [record] = records(tmp_path, "fault")
+    assert record["status"] == "ok"
+    assert "C-level line" in (tmp_path / "fault.log").read_text()
+    os.kill(int((tmp_path / "orphan.pid").read_text()), signal.SIGKILL)
 
 
 def test_a_crash_in_process_leaves_an_interrupted_record_and_a_traceback(tmp_path: Path) -> None:

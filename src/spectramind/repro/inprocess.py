@@ -12,9 +12,10 @@ gave it:
   job's settings, as in a fresh process. The CPU pin's ``GLIBC_TUNABLES`` is read by the
   loader at process start only, so the stage runs in-process only when this process started
   pinned (:func:`started_pinned`); otherwise it runs as a child, which inherits the pin.
-- **stderr**: file descriptor 2 is pointed at a pipe for the stage's duration; a thread copies
-  it to the log (or our stderr) and keeps the last lines, exactly like the child's stderr.
-  C-level output (numba, OpenBLAS warnings) and a fault handler's traceback go there too.
+- **stderr**: file descriptor 2 is pointed at the job's log for the stage's duration (without
+  a log, at a temporary file copied to our stderr afterwards), and the last lines are read back
+  for the record, as from a child's stderr. C-level output (numba, OpenBLAS warnings), the
+  stage's own child processes and a fault handler's traceback land there too.
 - **failures**: an exception becomes exit code 1 with its traceback in the log (what Python
   prints for an uncaught exception), ``SystemExit`` its code, Ctrl-C 130, and SIGTERM (Snakemake
   cancelling a job) exit ``-15``, "killed by signal 15", as a child killed by it would report.
@@ -29,17 +30,17 @@ gave it:
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import faulthandler
 import os
 import shutil
 import signal
 import sys
-import threading
+import tempfile
 import traceback
 from collections.abc import Callable, Iterator
-from typing import IO, Any
+from pathlib import Path
+from typing import Any
 
 from spectramind.repro.cpu import libm_pinned, pin_applies, pin_enabled
 
@@ -132,43 +133,58 @@ def _environment(env: dict[str, str]) -> Iterator[None]:
         os.environ.update(saved)
 
 
+_TAIL_BYTES = 1 << 16
+
+
+def _last_lines(fd: int, start: int, count: int) -> list[str]:
+    """The last ``count`` lines written to ``fd`` (readable) from byte ``start`` on."""
+    end = os.fstat(fd).st_size
+    begin = max(start, end - _TAIL_BYTES)
+    data = os.pread(fd, end - begin, begin)
+    lines = data.decode(errors="replace").splitlines()
+    if begin > start and lines:
+        lines = lines[1:]  # cut mid-line
+    return lines[-count:]
+
+
 @contextlib.contextmanager
-def _stderr_to(sink: IO[bytes] | None, tail: collections.deque[str]) -> Iterator[None]:
-    """Point fd 2 (and so ``sys.stderr``) at a pipe whose reader copies each line to ``sink``
-    (None: to the stderr we had) and keeps the last ones in ``tail``."""
+def _stderr_to(log_path: str | None, tail: list[str], tail_lines: int) -> Iterator[None]:
+    """Point fd 2 (and so ``sys.stderr``) at the log file, or, without one, at a temporary file
+    copied to our stderr afterwards; put the last lines the stage wrote into ``tail``.
+
+    A file, not a pipe: processes the stage leaves behind (multiprocessing's resource tracker
+    lives until we exit) inherit fd 2, and a pipe would never see its end; a file also keeps
+    everything written before a crash.
+    """
+    if log_path:
+        Path(log_path).parent.mkdir(parents=True, exist_ok=True)
+        target = open(log_path, "a+b")
+    else:
+        target = tempfile.TemporaryFile(prefix="spectramind-stderr.")
     sys.stderr.flush()
     saved_fd = os.dup(2)
-    own_sink = sink is None
-    out: IO[bytes] = open(os.dup(saved_fd), "wb", buffering=0) if sink is None else sink
-    read_fd, write_fd = os.pipe()
-
-    def copy() -> None:
-        with open(read_fd, "rb", closefd=True) as reader:
-            for line in reader:
-                out.write(line)
-                out.flush()
-                tail.append(line.decode(errors="replace").rstrip("\n"))
-
-    reader = threading.Thread(target=copy, name="stage-stderr", daemon=True)
-    reader.start()
-    os.dup2(write_fd, 2)
-    os.close(write_fd)
-    # A crash's Python traceback goes straight to the log: the copying thread dies with us.
+    start = os.lseek(target.fileno(), 0, os.SEEK_END)
+    os.dup2(target.fileno(), 2)
     had_faulthandler = faulthandler.is_enabled()
-    faulthandler.enable(file=out)
+    faulthandler.enable(file=sys.stderr)  # a crash's Python traceback goes to the log
     try:
         yield
     finally:
         with contextlib.suppress(Exception):
             sys.stderr.flush()
         faulthandler.disable()
-        os.dup2(saved_fd, 2)  # closes the pipe's last write end: the reader sees EOF
+        os.dup2(saved_fd, 2)
         os.close(saved_fd)
-        reader.join()
         if had_faulthandler:
             faulthandler.enable()
-        if own_sink:
-            out.close()
+        try:
+            tail.extend(_last_lines(target.fileno(), start, tail_lines))
+            if not log_path:  # no log: what the stage wrote goes to our stderr, as it would
+                target.seek(start)
+                shutil.copyfileobj(target, sys.stderr.buffer)
+                sys.stderr.buffer.flush()
+        finally:
+            target.close()
 
 
 @contextlib.contextmanager
@@ -191,15 +207,16 @@ def execute_in_process(
     entry: Callable[[list[str]], int],
     arguments: list[str],
     env: dict[str, str],
-    stderr_sink: IO[bytes] | None,
+    log_path: str | None,
     tail_lines: int,
 ) -> tuple[int, list[str]]:
     """Call ``entry(arguments)`` as the stage with ``env`` as its environment and its stderr
-    copied to ``stderr_sink`` (None: our stderr); return (exit code, last stderr lines)."""
-    tail: collections.deque[str] = collections.deque(maxlen=tail_lines)
+    appended to ``log_path`` (None: our stderr, after the stage); return (exit code, last
+    stderr lines)."""
+    tail: list[str] = []
     saved_argv = sys.argv
     code: int
-    with _environment(env), _stderr_to(stderr_sink, tail):
+    with _environment(env), _stderr_to(log_path, tail, tail_lines):
         sys.argv = [CLI_NAME, *arguments]
         try:
             with _terminate_raises():
@@ -221,4 +238,4 @@ def execute_in_process(
             code = 1
         finally:
             sys.argv = saved_argv
-    return code, list(tail)
+    return code, tail

@@ -449,12 +449,12 @@ def run_stage(run: StageRun, entry: Callable[[list[str]], int] | None = None) ->
         # An unlinked file, reached by the stage as /dev/fd/N: nothing to leak if we are killed.
         record_file = f"/dev/fd/{channel.fileno()}"
         env = child_environment(run, record_file)
-        with _stderr_sink(run.log_path) as sink:
-            if arguments is not None and entry is not None:
-                code, tail = inprocess.execute_in_process(
-                    entry, arguments, env, sink if run.log_path else None, STDERR_TAIL_LINES
-                )
-            else:
+        if arguments is not None and entry is not None:
+            code, tail = inprocess.execute_in_process(
+                entry, arguments, env, run.log_path, STDERR_TAIL_LINES
+            )
+        else:
+            with _stderr_sink(run.log_path) as sink:
                 code, tail = execute(run.command, env, sink, pass_fds=(channel.fileno(),))
         duration = time.monotonic() - started
         contributed = _read_contribution(channel)
