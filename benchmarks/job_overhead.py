@@ -48,6 +48,9 @@ def base_environment() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SPECTRAMIND_")}
     for name in ("GLIBC_TUNABLES", "NPY_DISABLE_CPU_FEATURES", *PINNED_VARIABLES):
         env.pop(name, None)
+    # As on a user's machine: Python caches compiled modules (__pycache__). Some sandboxes set
+    # PYTHONDONTWRITEBYTECODE=1, which recompiles every spectramind module at every start.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env["SPECTRAMIND_RUN_ID"] = RUN_ID
     return env
@@ -221,6 +224,8 @@ def main() -> None:
     parser.add_argument("--skip-hashing", action="store_true")
     args = parser.parse_args()
     print(f"load average at start: {os.getloadavg()}, cpus: {os.cpu_count()}")
+    if os.environ.get("PYTHONDONTWRITEBYTECODE"):
+        print("PYTHONDONTWRITEBYTECODE is set here; the runs below unset it (bytecode cached)")
     scratch = Path(tempfile.mkdtemp(prefix="job-overhead-"))
     try:
         reference = None
