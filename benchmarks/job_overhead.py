@@ -29,11 +29,13 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from cpu_pin import extract_base  # src/ of a revision, by git archive
 
 from spectramind.repro.audit import all_records
 from spectramind.repro.cpu import PINNED_VARIABLES, pinned_environment
@@ -54,17 +56,6 @@ def base_environment() -> dict[str, str]:
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env["SPECTRAMIND_RUN_ID"] = RUN_ID
     return env
-
-
-def reference_tree(rev: str, dest: Path) -> Path:
-    """``src/`` of ``rev`` (git archive), for PYTHONPATH."""
-    dest.mkdir(parents=True, exist_ok=True)
-    archive = dest / "src.tar"
-    with open(archive, "wb") as handle:
-        subprocess.run(["git", "archive", rev, "src"], cwd=REPO, stdout=handle, check=True)
-    with tarfile.open(archive) as tar:
-        tar.extractall(dest, filter="data")
-    return dest / "src"
 
 
 def wall(command: list[str], env: dict[str, str], cwd: Path) -> float:
@@ -230,7 +221,7 @@ def main() -> None:
     try:
         reference = None
         if args.reference_rev:
-            reference = reference_tree(args.reference_rev, scratch / "ref")
+            reference = extract_base(args.reference_rev, scratch)
         work = scratch / "work"
         work.mkdir()
         startup_and_noop(args.reps, reference, work)
