@@ -245,8 +245,11 @@ def test_a_settled_input_is_hashed_once_and_the_record_says_so(tmp_path: Path) -
     env = environment(tmp_path)
     raw = tmp_path / "raw.parquet"
     raw.write_bytes(os.urandom(1 << 20))
+    future = time.time_ns() + 3600 * 10**9  # changed "after" its hashing began: never trusted
+    os.utime(raw, ns=(future, future))
     racy = consume(tmp_path, "calibrate", "raw.parquet", env)["inputs"][0]
-    assert racy["hash_source"] == "hashed" and "stat" not in racy  # too fresh to trust
+    assert racy["hash_source"] == "hashed" and "stat" not in racy
+    os.utime(raw, ns=(future - 7200 * 10**9,) * 2)
     time.sleep(SETTLE_S)
     first = consume(tmp_path, "calibrate", "raw.parquet", env)
     second = consume(tmp_path, "calibrate", "raw.parquet", env)
