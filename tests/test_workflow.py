@@ -161,6 +161,9 @@ def test_records_are_complete_and_match_the_files(tiny_run: Run) -> None:
         assert record["cluster_job_id"] is None and "cuda_version" in record
         assert record["command"][0] == "spectramind" and record["duration_s"] > 0
         assert record["threads"] and record["host"]
+        # issue 15: each job is one process, started pinned (no restart, no second interpreter)
+        assert record["runner"] == "in-process", where
+        assert record["extra"]["cpu_kernels"]["libm_fma_masked"] is True, where
         if record["rule"] in {"calibrate", "fit"}:
             assert set(record["wildcards"]) >= {"split", "planet_id"}, where
         assert record["artifacts"], where

@@ -30,10 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from spectramind.errors import SpectraMindError
-from spectramind.io import atomic_path
 from spectramind.repro.cpu import PROFILES, pin_problems
 from spectramind.repro.hashing import sha256_file
 
@@ -548,6 +545,8 @@ def _compare_cross_cpu(
 
 def write_result(result: DeterminismResult, path: Path | str) -> Path:
     """Write the result JSON (what the compliance gate reads)."""
+    from spectramind.io import atomic_path  # numpy: kept out of `spectramind --help`
+
     path = Path(path)
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(result.to_dict(), indent=2, sort_keys=True) + "\n", "utf-8")
@@ -556,6 +555,8 @@ def write_result(result: DeterminismResult, path: Path | str) -> Path:
 
 def configured_seed(repo: Path | str, configfiles: list[str] | None = None) -> int:
     """The ``seed`` the workflow would use: the last overlay that sets it, else config.yaml."""
+    import yaml  # kept out of `spectramind --help`
+
     seed = 1234  # the schema default
     for name in ["config/config.yaml", *(configfiles or [])]:
         path = Path(repo) / name

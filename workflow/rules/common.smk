@@ -6,7 +6,12 @@ from snakemake.utils import validate
 
 from spectramind import plan
 from spectramind.preflight import run_preflight
+from spectramind.repro.cpu import pin_environment
 from spectramind.repro.runid import JOB_ENVVARS, begin_run, plan_run
+
+# Jobs inherit the CPU kernel pin (spectramind.repro.cpu) from their first instruction, so the
+# wrapper runs its stage in its own process: no restart, no second interpreter per job.
+pin_environment()
 
 # Refuses unknown keys and wrong types before any job runs, and fills schema defaults.
 validate(config, "../../schemas/config.schema.yaml")

@@ -8,8 +8,6 @@ from pathlib import Path
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from spectramind.determinism_check import DEFAULT_OUTPUTS, DEFAULT_RESULT, DEFAULT_TARGETS
-
     parser = subparsers.add_parser(
         "determinism-check",
         help="run the workflow twice with one seed and once with another; compare SHA-256",
@@ -35,13 +33,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--other-seed", type=int, default=None, help="control seed (seed + 1)")
     parser.add_argument("--cores", type=int, default=2, help="snakemake --cores (default 2)")
     parser.add_argument(
-        "--target", nargs="+", default=list(DEFAULT_TARGETS), help="snakemake targets"
+        "--target",
+        nargs="+",
+        default=argparse.SUPPRESS,
+        help="snakemake targets (default: submission, score and the two science figures)",
     )
     parser.add_argument(
         "--output",
         nargs="+",
-        default=list(DEFAULT_OUTPUTS),
-        help="globs of the outputs to compare, relative to the workflow folder",
+        default=argparse.SUPPRESS,
+        help="globs of the outputs to compare, relative to the workflow folder (default: every "
+        "file dvc.lock hashes: dataset, truth, calibrated data, fits, checkpoint, predictions, "
+        "submission, score, science figures)",
     )
     parser.add_argument(
         "--workdir", type=Path, default=None, help="where the runs happen (default: a temp folder)"
@@ -65,13 +68,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "difference; reported as 'within tolerance' with the measured value (repeatable)",
     )
     parser.add_argument(
-        "--out", type=Path, default=DEFAULT_RESULT, help=f"result JSON (default {DEFAULT_RESULT})"
+        "--out",
+        type=Path,
+        default=Path("artifacts/determinism/result.json"),
+        help="result JSON (default: %(default)s)",
     )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from spectramind.determinism_check import configured_seed, determinism_check, write_result
+    # Not at register(): `spectramind --help` must not pay for this module (issue 15).
+    from spectramind.determinism_check import (
+        DEFAULT_OUTPUTS,
+        DEFAULT_TARGETS,
+        configured_seed,
+        determinism_check,
+        write_result,
+    )
     from spectramind.errors import ConfigError
 
     tolerances = {}
@@ -92,8 +105,8 @@ def run(args: argparse.Namespace) -> int:
         seed=seed,
         other_seed=args.other_seed,
         configfiles=args.configfile,
-        targets=args.target,
-        outputs=args.output,
+        targets=getattr(args, "target", None) or list(DEFAULT_TARGETS),
+        outputs=getattr(args, "output", None) or list(DEFAULT_OUTPUTS),
         cores=args.cores,
         workdir=args.workdir,
         keep=args.keep,

@@ -26,8 +26,9 @@ GLIBC_TUNABLES            hwcaps -FMA,-FMA4    glibc's libm has FMA variants of 
 ========================  ===================  ==============================================
 
 The dynamic loader reads ``GLIBC_TUNABLES`` when a process starts, so the CLI restarts itself
-once (:func:`needs_restart`) when the pin changed it; a stage started by ``spectramind run-stage``
-inherits the pinned environment and starts pinned.
+once (:func:`needs_restart`) when the pin changed it. The workflow applies the pin to its own
+environment (``workflow/rules/common.smk``), so its jobs start pinned: ``spectramind run-stage``
+then runs its stage in-process (:mod:`spectramind.repro.inprocess`) with no restart.
 
 Torch's oneDNN path is switched off and train/predict run one intra-op thread
 (:func:`spectramind.repro.determinism.set_deterministic`). ``SPECTRAMIND_CPU_PIN=0`` turns

@@ -3,11 +3,14 @@
 :func:`run_stage` is three plain steps, usable without the subprocess (issue 15 runs stages
 in-process):
 
-1. :func:`begin`: hash the inputs and append a ``started`` line to
+1. :func:`begin`: hash the inputs (or reuse a recorded hash, :mod:`spectramind.repro.hashcache`)
+   and append a ``started`` line to
    ``<root>/<stage>/<run_id>/events.jsonl``, so a job killed from here on shows as
    ``interrupted``; then :func:`refused_inputs` checks every input against the record of the job
    that produced it (:mod:`spectramind.repro.lineage`).
-2. run the command as a child process (stderr streamed to the log, its last lines kept);
+2. run the command: a ``spectramind`` stage in this process where that is as safe as a child
+   (:mod:`spectramind.repro.inprocess`), anything else as a child process; stderr streamed to
+   the log, its last lines kept;
 3. :func:`finish`: hash the outputs and append the final line, ``ok``, or ``failed`` with the exit
    code and the last stderr lines (the declared outputs are then removed), and index the
    artifacts of an ``ok`` record for later consumers.
@@ -31,15 +34,15 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
 from spectramind.errors import ConfigError, SpectraMindError
-from spectramind.repro import lineage, manifest
-from spectramind.repro.hashing import file_entries, sha256_file
+from spectramind.repro import hashcache, inprocess, lineage, manifest
+from spectramind.repro.hashing import sha256_file
 from spectramind.repro.runid import (
     DEFAULT_RUNS_ROOT,
     ENV_RUN_ID,
@@ -56,6 +59,10 @@ STDERR_TAIL_LINES = 20
 FAILURE_TAIL_LINES = 10
 #: Exit code of a job refused before its command ran (an input differs from its record).
 REFUSED_EXIT_CODE = 2
+#: How the stage command ran (the record's ``runner``): in the wrapper's own process, or as its
+#: child (:mod:`spectramind.repro.inprocess` says when and why).
+RUNNER_IN_PROCESS = "in-process"
+RUNNER_SUBPROCESS = "subprocess"
 _THREAD_VARIABLES = ("SPECTRAMIND_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
                      "OPENBLAS_NUM_THREADS")  # fmt: skip
 
@@ -230,12 +237,16 @@ class Attempt:
     overhead_s: dict[str, float] = field(default_factory=dict)
 
 
-def begin(run: StageRun, inputs: list[dict[str, Any]] | None = None) -> Attempt:
+def begin(
+    run: StageRun, inputs: list[dict[str, Any]] | None = None, runner: str = RUNNER_SUBPROCESS
+) -> Attempt:
     """Hash the inputs and append the attempt's ``started`` line; raise ManifestError if it
     cannot be written (the command must not run unrecorded).
 
-    ``inputs``: the ``{path, size, sha256}`` entries when the caller has them already (e.g.
-    hashes reused from earlier records); default: hash ``run.inputs`` now.
+    ``inputs``: the ``{path, size, sha256}`` entries when the caller has them already; default:
+    hash ``run.inputs`` now, reusing a recorded hash where the file's fingerprint proves it
+    unchanged (:mod:`spectramind.repro.hashcache`). ``runner``: how the command will run
+    (``in-process`` or ``subprocess``), recorded.
     """
     run = run.resolved()
     assert run.run_id is not None and run.root is not None
@@ -247,9 +258,13 @@ def begin(run: StageRun, inputs: list[dict[str, Any]] | None = None) -> Attempt:
     else:
         log.warning("no config snapshot given: config_sha256 will be null")
     workdir = os.getcwd()
+    startup_s = process_age_s()  # before the wrapper's own work: not manifest overhead
+    t0 = time.perf_counter()
+    environment = manifest.environment_fields(workdir)
+    environment_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     if inputs is None:
-        inputs = [entry.to_dict() for entry in file_entries(run.inputs)]
+        inputs = hashcache.file_entries(run.inputs, run.root)
     hash_inputs_s = time.perf_counter() - t0
     base = {
         "schema_version": manifest.SCHEMA_VERSION,
@@ -265,8 +280,9 @@ def begin(run: StageRun, inputs: list[dict[str, Any]] | None = None) -> Attempt:
         "config_sha256": snapshot_sha,
         "inputs": inputs,
         "threads": _default_threads(run),
+        "runner": runner,
         "device": None,
-        **manifest.environment_fields(workdir),
+        **environment,
     }
     attempt = Attempt(
         run=run,
@@ -275,7 +291,11 @@ def begin(run: StageRun, inputs: list[dict[str, Any]] | None = None) -> Attempt:
         started_at=base["time_utc"],
         base_record=base,
         inputs=inputs,
-        overhead_s={"hash_inputs": hash_inputs_s},
+        overhead_s={
+            "startup": startup_s,
+            "environment": environment_s,
+            "hash_inputs": hash_inputs_s,
+        },
     )
     started = {
         **base,
@@ -287,9 +307,26 @@ def begin(run: StageRun, inputs: list[dict[str, Any]] | None = None) -> Attempt:
         "pid_start": manifest.process_start_ticks(os.getpid()),
     }
     t0 = time.perf_counter()
-    _append(attempt.events, started)
+    offset = _append(attempt.events, started)
     attempt.overhead_s["append"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    hashcache.index_entries(run.root, attempt.events, offset, inputs)
+    attempt.overhead_s["index_hashes"] = time.perf_counter() - t0
     return attempt
+
+
+def process_age_s() -> float:
+    """Seconds since this process started (interpreter start, imports, argument parsing and a
+    CPU-pin restart, if any), from ``/proc`` at clock-tick resolution; 0.0 where unknown."""
+    try:
+        with open("/proc/uptime", "rb") as handle:
+            uptime = float(handle.read().split()[0])
+    except (OSError, ValueError):
+        return 0.0
+    ticks = manifest.process_start_ticks(os.getpid())
+    if ticks is None:
+        return 0.0
+    return max(0.0, uptime - ticks / os.sysconf("SC_CLK_TCK"))
 
 
 def refused_inputs(attempt: Attempt) -> list[lineage.Mismatch]:
@@ -329,7 +366,8 @@ def finish(
         error["removed_outputs"] = remove_outputs(run.outputs)
         artifacts: list[dict[str, Any]] = []
     else:
-        artifacts = [entry.to_dict() for entry in file_entries(run.outputs)]
+        # Never reused (just written); fingerprinted where settled, so consumers can reuse them.
+        artifacts = hashcache.file_entries(run.outputs, None)
     attempt.overhead_s["hash_outputs"] = time.perf_counter() - t0
     record: dict[str, Any] = {
         **attempt.base_record,
@@ -353,6 +391,7 @@ def finish(
         raise
     assert run.root is not None
     lineage.index_record(run.root, attempt.events, offset, record)
+    hashcache.index_entries(run.root, attempt.events, offset, artifacts)
     log.debug("recorded in %.3f s", time.perf_counter() - t0)
     level = logging.INFO if error is None else logging.WARNING
     log.log(
@@ -367,11 +406,30 @@ def finish(
     return code, record
 
 
-def run_stage(run: StageRun) -> int:
-    """Run the stage command and write its manifest records; return the command's exit code."""
+def choose_runner(
+    run: StageRun, entry: Callable[[list[str]], int] | None
+) -> tuple[str, list[str] | None]:
+    """(runner, CLI arguments): in-process when ``entry`` (the CLI's) is given, the command is
+    this installation's ``spectramind``, ``SPECTRAMIND_IN_PROCESS`` allows it and this process
+    started with the CPU pin in effect; else a child process."""
+    if entry is None or not inprocess.in_process_enabled():
+        return RUNNER_SUBPROCESS, None
+    arguments = inprocess.own_cli_arguments(run.command)
+    if arguments is None or not inprocess.started_pinned():
+        return RUNNER_SUBPROCESS, None
+    return RUNNER_IN_PROCESS, arguments
+
+
+def run_stage(run: StageRun, entry: Callable[[list[str]], int] | None = None) -> int:
+    """Run the stage command and write its manifest records; return the command's exit code.
+
+    ``entry``: the CLI's in-process entry point (:func:`spectramind.commands.invoke`); with it,
+    a ``spectramind ...`` command runs in this process (:func:`choose_runner`).
+    """
     if not manifest.manifest_enabled():
         return _run_without_manifest(run)
-    attempt = begin(run)
+    runner, arguments = choose_runner(run, entry)
+    attempt = begin(run, runner=runner)
     run = attempt.run
     remove_stale_temporaries(run.outputs)
     mismatches = refused_inputs(attempt)
@@ -390,13 +448,14 @@ def run_stage(run: StageRun) -> int:
     with tempfile.TemporaryFile(prefix="spectramind-record.") as channel:
         # An unlinked file, reached by the stage as /dev/fd/N: nothing to leak if we are killed.
         record_file = f"/dev/fd/{channel.fileno()}"
-        with _stderr_sink(run.log_path) as sink:
-            code, tail = execute(
-                run.command,
-                child_environment(run, record_file),
-                sink,
-                pass_fds=(channel.fileno(),),
+        env = child_environment(run, record_file)
+        if arguments is not None and entry is not None:
+            code, tail = inprocess.execute_in_process(
+                entry, arguments, env, run.log_path, STDERR_TAIL_LINES
             )
+        else:
+            with _stderr_sink(run.log_path) as sink:
+                code, tail = execute(run.command, env, sink, pass_fds=(channel.fileno(),))
         duration = time.monotonic() - started
         contributed = _read_contribution(channel)
     code, record = finish(attempt, code, tail, duration, contributed)
