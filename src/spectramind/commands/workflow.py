@@ -40,10 +40,14 @@ def run_path(args: argparse.Namespace) -> int:
 
 
 def run_workflow(args: argparse.Namespace) -> int:
+    import os
     import subprocess
     import sys
 
     from spectramind.assets import snakefile
 
     command = [sys.executable, "-m", "snakemake", "--snakefile", str(snakefile())]
-    return subprocess.run([*command, *args.snakemake_args], check=False).returncode
+    # The jobs call `spectramind`: this installation's, whatever else is on PATH.
+    bindir = os.path.dirname(sys.executable)
+    env = {**os.environ, "PATH": os.pathsep.join([bindir, os.environ.get("PATH", "")])}
+    return subprocess.run([*command, *args.snakemake_args], env=env, check=False).returncode
