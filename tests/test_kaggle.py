@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from workflow_helpers import TINY_OVERLAY, environment
 
-from spectramind.bundle import BUNDLE_JSON, build_project_wheel
+from spectramind.bundle import BUNDLE_JSON, NOTEBOOK, build_project_wheel
 from spectramind.submission import validate_submission_csv
 
 REPO = Path(__file__).resolve().parents[1]
@@ -224,3 +224,109 @@ def test_predict_only_refuses_a_checkpoint_its_record_does_not_vouch_for(
     (model.parent / "training-record.json").unlink()
     missing = run([*base, "--config", f"data_dir={data}", f"model={model}"], tmp_path, env)
     assert missing.returncode != 0 and "training-record.json" in missing.stderr
+
+
+def can_sandbox() -> bool:
+    """Root and network + mount namespaces (CI runs as root)."""
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        return False
+    return subprocess.run(["unshare", "--net", "--mount", "true"], check=False).returncode == 0
+
+
+def build_bundle_cli(out: Path, wheel_run: Path) -> str:
+    proc = subprocess.run(
+        [sys.executable, "-m", "spectramind", "bundle", "--out", str(out), "--repo", str(REPO)],
+        cwd=wheel_run,
+        env=environment(),
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout.split()[0]
+
+
+def test_kaggle_rehearsal_offline(wheel_run: Path, tmp_path: Path):
+    """Bundle the wheel run's checkpoint twice (same bytes), then, with the network cut and the
+    input mounted read-only, run the bundle's notebook cells: the submission is valid and equal,
+    byte for byte, to the one the development environment made with the same checkpoint."""
+    import nbformat
+
+    if not can_sandbox():
+        pytest.skip("the rehearsal needs root and unshare --net --mount (CI runs as root)")
+    first = build_bundle_cli(tmp_path / "bundle one", wheel_run)
+    second = build_bundle_cli(tmp_path / "bundle two", wheel_run)
+    assert first == second
+    assert tree_state(tmp_path / "bundle one") == tree_state(tmp_path / "bundle two")
+    bundle = tmp_path / "bundle one"
+    info = json.loads((bundle / BUNDLE_JSON).read_text())
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True)
+    assert info["git_commit"] == head.stdout.strip()
+    ckpt = (wheel_run / "artifacts/ckpt/model.pt").read_bytes()
+    assert info["checkpoint_sha256"] == hashlib.sha256(ckpt).hexdigest()
+    # Runtime only: no test, lint or SBOM tooling in the wheelhouse.
+    shipped = {Path(e["path"]).name.split("-")[0].lower() for e in info["files"]}
+    assert {"torch", "snakemake", "spectramind"} <= shipped
+    assert not shipped & {"pytest", "ruff", "dvc", "cyclonedx_bom", "snakefmt", "import_linter"}
+    nbformat.validate(nbformat.read(bundle / NOTEBOOK, as_version=4))
+
+    kaggle = tmp_path / "kaggle"
+    data = kaggle_input(wheel_run / "data/synthetic", kaggle / "input/ariel-data-challenge-2025")
+    shutil.copytree(bundle, kaggle / "input/spectramind-bundle")
+    working = kaggle / "working"
+    working.mkdir()
+    before = tree_state(kaggle / "input")
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {
+        "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "HOME": str(home),
+        "LANG": "C.UTF-8",
+        "SPECTRAMIND_INPUT_DIR": str(data),
+        "SPECTRAMIND_WORKING_DIR": str(working),
+        "SPECTRAMIND_BUNDLE_DIR": str(kaggle / "input/spectramind-bundle"),
+        "SPECTRAMIND_VENV": str(tmp_path / "kaggle venv"),
+        "SPECTRAMIND_PYTHON": sys._base_executable,
+        "SPECTRAMIND_CORES": "2",
+    }
+    mount_ro = 'mount --bind -- "$1" "$1" && mount -o remount,bind,ro -- "$1" && shift && exec "$@"'
+    driver = Path(__file__).with_name("kaggle_rehearsal_driver.py")
+    notebook = kaggle / "input/spectramind-bundle" / NOTEBOOK
+    try:
+        proc = subprocess.run(
+            [
+                "unshare",
+                "--net",
+                "--mount",
+                "--",
+                "bash",
+                "-c",
+                mount_ro,
+                "-",
+                str(kaggle / "input"),
+                sys._base_executable,
+                str(driver),
+                str(notebook),
+                str(data),
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=1800,
+        )
+        sys.stdout.write(proc.stdout[-4000:])
+        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+        assert "network interfaces ['lo']" in proc.stdout
+        assert tree_state(kaggle / "input") == before
+    finally:
+        make_writable(kaggle / "input")
+    submission = working / "submission.csv"
+    validate_submission_csv(submission)
+    assert submission.read_bytes() == (wheel_run / SUBMISSION).read_bytes()
+    records = [
+        json.loads(line)
+        for events in (working / "spectramind/artifacts/runs").glob("*/*/events.jsonl")
+        for line in events.read_text().splitlines()
+    ]
+    assert {r["git_commit"] for r in records} == {info["git_commit"]}
+    assert {r["bundle"]["sha256"] for r in records} == {first}

@@ -40,6 +40,11 @@ print(f"[spectramind] {len(info['files'])} files match; commit {info['git_commit
 PY
 
 step "installing spectramind @VERSION@ offline into $venv"
+# Only the bundle's wheels: no pip configuration or PIP_* setting of this machine applies.
+for name in $(compgen -e); do
+    case "$name" in PIP_*) unset "$name" ;; esac
+done
+export PIP_CONFIG_FILE=/dev/null
 rm -rf -- "$venv"
 "$python" -m venv -- "$venv"
 "$venv/bin/python" -m pip install -q --no-index --no-cache-dir --disable-pip-version-check \
