@@ -298,7 +298,8 @@ def notebook(version: str) -> str:
         kind, _, body = chunk.partition("\n")
         body = body.replace("{version}", version)
         if kind.strip() == "[markdown]":
-            text = "\n".join(line.removeprefix("# ").removeprefix("#") for line in body.split("\n"))
+            lines = [line[2:] if line.startswith("# ") else line[1:] for line in body.split("\n")]
+            text = "\n".join(lines)
             cell = nbformat.v4.new_markdown_cell(text)
         else:
             cell = nbformat.v4.new_code_cell(body)
