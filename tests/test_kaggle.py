@@ -330,3 +330,6 @@ def test_kaggle_rehearsal_offline(wheel_run: Path, tmp_path: Path):
     ]
     assert {r["git_commit"] for r in records} == {info["git_commit"]}
     assert {r["bundle"]["sha256"] for r in records} == {first}
+    # The CPU kernel pin (a restart with GLIBC_TUNABLES) held in the wheel install's jobs.
+    ok = [r for r in records if r["status"] == "ok"]
+    assert ok and all(r["extra"]["cpu_kernels"]["pin"] is True for r in ok)
