@@ -52,6 +52,20 @@ def tree_state(root: Path) -> dict[str, tuple]:
     return state
 
 
+def run_records(runs: Path) -> list[dict]:
+    """Every line of every events.jsonl under a runs root."""
+    return [
+        json.loads(line)
+        for events in sorted(runs.glob("*/*/events.jsonl"))
+        for line in events.read_text().splitlines()
+    ]
+
+
+def workflow_run(venv: Path, *args) -> list:
+    """``spectramind workflow run --cores 2 ARGS`` of the wheel install."""
+    return [venv / "bin" / "spectramind", "workflow", "run", "--cores", "2", *args]
+
+
 def kaggle_input(dataset: Path, dest: Path) -> Path:
     """The test side of a dataset (no train split, no labels), read-only."""
     shutil.copytree(
@@ -92,15 +106,7 @@ def wheel_run(wheel_venv: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
     work = tmp_path_factory.mktemp("outside") / "empty folder"
     work.mkdir()
     proc = run(
-        [
-            wheel_venv / "bin" / "spectramind",
-            "workflow",
-            "run",
-            "--cores",
-            "2",
-            "--configfile",
-            TINY_OVERLAY,
-        ],
+        workflow_run(wheel_venv, "--configfile", TINY_OVERLAY),
         work,
         venv_env(wheel_venv),
     )
@@ -117,11 +123,7 @@ def test_wheel_install_runs_tiny_workflow_outside_checkout(wheel_venv: Path, whe
     assert not Path(snakefile).is_symlink()
     validate_submission_csv(wheel_run / SUBMISSION)
     assert (wheel_run / "artifacts/metrics/score.json").is_file()
-    records = [
-        json.loads(line)
-        for events in (wheel_run / "artifacts/runs").glob("*/*/events.jsonl")
-        for line in events.read_text().splitlines()
-    ]
+    records = run_records(wheel_run / "artifacts/runs")
     assert {r["stage"] for r in records} >= {"simulate", "train", "predict", "submit"}
     # Every job ran the installed package in the empty folder (no checkout, so no commit).
     assert {r["workdir"] for r in records} == {str(wheel_run)}
@@ -151,18 +153,11 @@ def test_predict_only_read_only_data_writes_nothing_there(
     work.mkdir()
     try:
         proc = run(
-            [
-                wheel_venv / "bin" / "spectramind",
-                "workflow",
-                "run",
-                "--cores",
-                "2",
-                "--configfile",
-                model.parent / "config-snapshot.yaml",
-                "--config",
-                f"data_dir={data}",
-                f"model={model}",
-            ],
+            workflow_run(
+                wheel_venv,
+                *("--configfile", model.parent / "config-snapshot.yaml"),
+                *("--config", f"data_dir={data}", f"model={model}"),
+            ),
             work,
             env,
         )
@@ -174,11 +169,7 @@ def test_predict_only_read_only_data_writes_nothing_there(
     assert (work / SUBMISSION).read_bytes() == (wheel_run / SUBMISSION).read_bytes()
     stages = {p.parent.parent.name for p in (work / "artifacts/runs").glob("*/*/events.jsonl")}
     assert stages == {"calibrate", "fit", "import_model", "predict", "submit"}
-    records = [
-        json.loads(line)
-        for events in (work / "artifacts/runs").glob("*/*/events.jsonl")
-        for line in events.read_text().splitlines()
-    ]
+    records = run_records(work / "artifacts/runs")
     # No git here: every record takes the commit from BUNDLE.json and names that file's hash.
     assert {r["git_commit"] for r in records} == {"ab" * 20}
     digest = hashlib.sha256(bundle_json.read_bytes()).hexdigest()
@@ -323,11 +314,7 @@ def test_kaggle_rehearsal_offline(wheel_run: Path, tmp_path: Path):
     submission = working / "submission.csv"
     validate_submission_csv(submission)
     assert submission.read_bytes() == (wheel_run / SUBMISSION).read_bytes()
-    records = [
-        json.loads(line)
-        for events in (working / "spectramind/artifacts/runs").glob("*/*/events.jsonl")
-        for line in events.read_text().splitlines()
-    ]
+    records = run_records(working / "spectramind/artifacts/runs")
     assert {r["git_commit"] for r in records} == {info["git_commit"]}
     assert {r["bundle"]["sha256"] for r in records} == {first}
     # The CPU kernel pin (a restart with GLIBC_TUNABLES) held in the wheel install's jobs.

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from spectramind.commands.export_model import add_runs_root_argument
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -43,11 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="ARG",
         help="extra argument for pip download / pip wheel (repeatable)",
     )
-    parser.add_argument(
-        "--runs-root",
-        default=None,
-        help="run manifests (default: $SPECTRAMIND_RUNS_ROOT or artifacts/runs)",
-    )
+    add_runs_root_argument(parser)
     parser.set_defaults(func=run)
 
 

@@ -22,12 +22,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="checkpoint trained by the workflow (default: artifacts/ckpt/model.pt)",
     )
     parser.add_argument("--out", required=True, help="model folder to write")
+    add_runs_root_argument(parser)
+    parser.set_defaults(func=run)
+
+
+def add_runs_root_argument(parser: argparse.ArgumentParser) -> None:
+    """``--runs-root``: where the train job's record is looked up (also ``spectramind bundle``)."""
     parser.add_argument(
         "--runs-root",
         default=None,
         help="run manifests (default: $SPECTRAMIND_RUNS_ROOT or artifacts/runs)",
     )
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
