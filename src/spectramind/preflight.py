@@ -9,7 +9,11 @@ The Snakefile calls :func:`run_preflight` at parse time (main process only). Eac
 - ``data_dir`` (real data only; the simulator writes the embedded dataset): exists and has the
   ADC 2025 layout and tables, with no planet listed twice, by
   :func:`spectramind.data.validate.check_layout`, so the message is the one
-  ``spectramind validate`` prints.
+  ``spectramind validate`` prints;
+- ``model`` (predict-only mode): ``data_dir`` is set (only its test split is checked, the one
+  the run reads) and the checkpoint has the hash its training record lists
+  (:func:`spectramind.repro.shipped.verify_model`), and the run's ``calibrate``, ``fit`` and
+  ``seed`` are the training run's (its config snapshot beside the checkpoint).
 """
 
 from __future__ import annotations
@@ -39,19 +43,46 @@ def check_calibrate_config(config: dict[str, Any]) -> None:
     build_config({"steps": section.get("steps") or {}}, preset=section.get("preset"))
 
 
-def check_dataset(data_dir: Path | str) -> dict[str, dict[int, list[int]]]:
-    """The layout and tables of a real data folder (:func:`check_layout`)."""
+def check_dataset(
+    data_dir: Path | str, split: str | None = None
+) -> dict[str, dict[int, list[int]]]:
+    """The layout and tables of a real data folder (:func:`check_layout`), one split or all."""
     from spectramind.data.validate import check_layout
 
-    return check_layout(data_dir)
+    return check_layout(data_dir, split)
 
 
-def preflight(config: dict[str, Any], cores: int | None, data_dir: Path | str | None) -> None:
-    """Every check; ``data_dir`` None when the workflow simulates its dataset."""
+def check_model(
+    model: Path | str, data_dir: Path | str | None, config: dict[str, Any] | None = None
+) -> None:
+    """Predict-only mode: data to predict, a checkpoint that matches its training record, and
+    the training run's calibration, fit and seed settings."""
+    from spectramind.repro.shipped import check_same_science, verify_model
+
+    if data_dir is None:
+        raise ConfigError(
+            f"model: {model}: predict-only mode needs data_dir (the test split to predict), "
+            "found none"
+        )
+    verify_model(model)
+    if config is not None:
+        check_same_science(model, config)
+
+
+def preflight(
+    config: dict[str, Any],
+    cores: int | None,
+    data_dir: Path | str | None,
+    model: Path | str | None = None,
+) -> None:
+    """Every check; ``data_dir`` None when the workflow simulates its dataset, ``model`` the
+    shipped checkpoint in predict-only mode."""
     check_cores(cores)
     check_calibrate_config(config)
+    if model is not None:
+        check_model(model, data_dir, config)
     if data_dir is not None:
-        found = check_dataset(data_dir)
+        found = check_dataset(data_dir, "test" if model is not None else None)
         log.info(
             "preflight: %s has %s",
             data_dir,
@@ -64,11 +95,12 @@ def run_preflight(
     cores: int | None,
     data_dir: Path | str | None,
     stream: IO[str] | None = None,
+    model: Path | str | None = None,
 ) -> None:
     """:func:`preflight` for a Snakefile: on failure write ``error: <message>`` and exit 2
     (``SystemExit``, so Snakemake prints no traceback and starts no job)."""
     try:
-        preflight(config, cores, data_dir)
+        preflight(config, cores, data_dir, model)
     except SpectraMindError as err:
         (stream or sys.stderr).write(f"error: {err}\n")
         raise SystemExit(err.exit_code) from None

@@ -5,7 +5,9 @@ import json
 from snakemake.utils import validate
 
 from spectramind import plan
+from spectramind.assets import SUBMISSION_SCHEMA, beside_workdir
 from spectramind.preflight import run_preflight
+from spectramind.repro import shipped
 from spectramind.repro.cpu import pin_environment
 from spectramind.repro.runid import JOB_ENVVARS, begin_run, plan_run
 
@@ -17,13 +19,19 @@ pin_environment()
 validate(config, "../../schemas/config.schema.yaml")
 
 SIMULATED = config["data_dir"] == ""
+# Predict-only mode: a shipped checkpoint (verified against its training record by preflight
+# and by the import_model job) replaces simulate and train; only the test split is read.
+PREDICT_ONLY = config["model"] != ""
 DATA_DIR = "data/synthetic" if SIMULATED else config["data_dir"]
 TRUTH_CSV = f"{DATA_DIR}.truth.csv"
 # Before any job, also in dry runs: cores, calibration steps, the data folder's layout and
 # tables; one line and exit 2 on the first problem (spectramind.preflight).
 if workflow.is_main_process:
     run_preflight(
-        config, workflow.resource_settings.cores, None if SIMULATED else DATA_DIR
+        config,
+        workflow.resource_settings.cores,
+        None if SIMULATED else DATA_DIR,
+        model=config["model"] or None,
     )
 # One run id per snakemake invocation, shared by its jobs (also cluster jobs, which re-parse
 # this file): see docs/reproducibility.md. Nothing is written until jobs run (onstart).
@@ -48,6 +56,24 @@ wildcard_constraints:
     split="train|test",
     planet_id=r"\d+",
     visit=r"\d+",
+
+
+def get_final_outputs():
+    """The final outputs: the submission; with training also the validation score and
+    the report (they need the train split and its labels, which predict-only never reads).
+    """
+    if PREDICT_ONLY:
+        return ["artifacts/submission/submission.csv"]
+    return [
+        "artifacts/submission/submission.csv",
+        "artifacts/metrics/score.json",
+        *rules.report_figures.output,
+    ]
+
+
+def get_submission_schema(wildcards):
+    """The submission Table Schema as installed with the workflow (checkout or wheel)."""
+    return beside_workdir(workflow.basedir, f"schemas/{SUBMISSION_SCHEMA}")
 
 
 def get_dataset(wildcards=None):
@@ -129,3 +155,13 @@ def get_report_calibrated(wildcards):
 def get_wildcards_json(wildcards):
     """The job's wildcards as JSON, for its manifest record."""
     return json.dumps(dict(wildcards.items()), sort_keys=True)
+
+
+def get_model(wildcards):
+    """Predict-only mode: the shipped checkpoint (config key model)."""
+    return config["model"]
+
+
+def get_model_record(wildcards):
+    """Predict-only mode: the training record beside the shipped checkpoint."""
+    return str(shipped.record_path_of(config["model"]))

@@ -5,7 +5,7 @@ rule submit:
     input:
         predictions="artifacts/preds/test.npz",
         sample_submission=get_sample_submission,
-        schema="schemas/submission.tableschema.sample_id.json",
+        schema=get_submission_schema,
     output:
         "artifacts/submission/submission.csv",
     log:

@@ -42,7 +42,15 @@ def _is_rule(node: ast.AST) -> str | None:
 
 
 def _string_args(call: ast.Call) -> list[str]:
-    return [a.value for a in call.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+    """String arguments of ``call``, also those of a call among its arguments: the path in
+    ``configfile: beside_workdir(workflow.basedir, "config/config.yaml")`` (spectramind.assets)."""
+    found = []
+    for arg in call.args:
+        if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+            found.append(arg.value)
+        elif isinstance(arg, ast.Call):
+            found.extend(_string_args(arg))
+    return found
 
 
 def _call_name(node: ast.AST) -> str | None:

@@ -41,11 +41,16 @@ from typing import Any
 
 from filelock import FileLock
 
+from spectramind.errors import SpectraMindError
+
 log = logging.getLogger(__name__)
 
 EVENTS_NAME = "events.jsonl"
 ENV_RECORD = "SPECTRAMIND_RECORD"
 ENV_MANIFEST = "SPECTRAMIND_MANIFEST"
+#: A bundle's ``BUNDLE.json`` (set by its run.sh and notebook): where there is no git, records
+#: take the commit and dirty flag from it (``spectramind bundle``, docs/kaggle.md).
+ENV_BUNDLE = "SPECTRAMIND_BUNDLE"
 SCHEMA_VERSION = 1
 #: Record statuses. ``started`` is written before the command runs; ``ok``/``failed`` after it.
 #: ``interrupted`` and ``running`` are never written: readers derive them from a ``started`` line
@@ -399,11 +404,41 @@ def git_branch(workdir: Path | str) -> str | None:
     return proc.stdout.strip() or None
 
 
+def bundle_provenance(environ: dict[str, str] | None = None) -> dict[str, Any] | None:
+    """``{path, sha256, git_commit, git_dirty}`` of the bundle named by ``SPECTRAMIND_BUNDLE``,
+    or None when unset. A set but unreadable file raises (a run must not claim no provenance
+    when it was told where its provenance is)."""
+    import hashlib
+
+    path = (environ if environ is not None else os.environ).get(ENV_BUNDLE)
+    if not path:
+        return None
+    try:
+        body = Path(path).read_bytes()
+        info = json.loads(body)
+        commit, dirty = info["git_commit"], info["git_dirty"]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise SpectraMindError(
+            f"{ENV_BUNDLE}={path}: expected a BUNDLE.json, found {err!r}"
+        ) from None
+    return {
+        "path": str(Path(path).resolve()),
+        "sha256": hashlib.sha256(body).hexdigest(),
+        "git_commit": commit,
+        "git_dirty": dirty,
+    }
+
+
 def environment_fields(workdir: Path | str) -> dict[str, Any]:
-    """The record fields that describe the machine and software, all cheap to read."""
+    """The record fields that describe the machine and software, all cheap to read. Outside a
+    git repository the commit comes from a bundle's ``BUNDLE.json`` (:func:`bundle_provenance`)."""
     import platform
 
     commit, dirty = git_state(workdir)
+    branch = git_branch(workdir) if commit else None
+    bundle = bundle_provenance()
+    if commit is None and bundle is not None:
+        commit, dirty = bundle["git_commit"], bundle["git_dirty"]
     cluster_job_id = next(
         (os.environ[name] for name in _CLUSTER_JOB_VARIABLES if os.environ.get(name)), None
     )
@@ -411,7 +446,9 @@ def environment_fields(workdir: Path | str) -> dict[str, Any]:
         "workdir": str(Path(workdir).resolve()),
         "git_commit": commit,
         "git_dirty": dirty,
-        "git_branch": git_branch(workdir) if commit else None,
+        "git_branch": branch,
+        # {path, sha256, git_commit, git_dirty} of BUNDLE.json in a bundle's run, else None.
+        "bundle": bundle,
         "host": socket.gethostname(),
         "cuda_version": torch_cuda_version(),
         "torch_version": package_version("torch"),
