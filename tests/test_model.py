@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 import numpy as np
 import pytest
@@ -210,7 +209,7 @@ def test_a_planet_unlike_every_training_planet_gets_finite_bounded_predictions(s
     checkpoint = train(TrainConfig(seed=2, max_epochs=60, holdout_fraction=0.0), _table(small_set))
     table = _table(small_set, labels=False)
     _, sigma_in = predict(checkpoint, table)
-    far = [dataclasses.replace(table, inputs=table.inputs * k) for k in (1e6, 1e12, -1e30)]
+    far = [replace(table, inputs=table.inputs * k) for k in (1e6, 1e12, -1e30)]
     predictions = [predict(checkpoint, t) for t in far]  # raises on non-finite output
     for mu, sigma in predictions:
         assert np.all(np.isfinite(mu)) and np.all(np.isfinite(sigma)) and np.all(sigma > 0)
