@@ -19,6 +19,9 @@ these runs in its own fresh process, interleaved, ``--repeat`` times (default 3)
 (b') the same chain in blocks of 8 bins (bounded memory, cache-friendly; beyond the notebook);
 (c) ``spectramind calibrate`` (the CLI, default preset, float32) on the same visit.
 
+Every child runs in the CPU-pinned environment the workflow gives its jobs, so (c) starts one
+interpreter, as a workflow job does.
+
 Each figure is the child's wall time, CPU time (user + sys) and peak RSS (``os.wait4``);
 medians over the runs, and the ratios c/a and b/c from the same runs. Before timing, one
 untimed calibrate run fills the numba cache and the page cache (all three read the same
@@ -135,10 +138,17 @@ def plain_chain(
 
 
 def run_child(argv: list[str]) -> dict[str, float]:
-    """Wall [s], CPU [s] (user + sys) and peak RSS [MiB] of one fresh child process."""
+    """Wall [s], CPU [s] (user + sys) and peak RSS [MiB] of one fresh child process.
+
+    Every child gets the CPU-pinned environment that the workflow exports to its jobs
+    (docs/performance.md): ``spectramind`` then starts once, as in a workflow job, instead of
+    restarting itself for the pin, and (a) and (b) run with the same kernels.
+    """
+    from spectramind.repro.cpu import pinned_environment
+
     start = time.perf_counter()
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        child = subprocess.Popen(argv, stdout=out, stderr=err)
+        child = subprocess.Popen(argv, stdout=out, stderr=err, env=pinned_environment(os.environ))
         _, status, usage = os.wait4(child.pid, 0)
         wall = time.perf_counter() - start
         if os.waitstatus_to_exitcode(status):

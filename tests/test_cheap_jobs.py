@@ -82,6 +82,23 @@ def test_the_parser_and_the_wrapper_import_nothing_heavy() -> None:
     assert out.stdout.strip() == "[]", f"imported when building the parser: {out.stdout}"
 
 
+def test_the_calibration_kernel_loads_without_scipy_linalg_which_still_imports_later() -> None:
+    """numba's BLAS probe imports scipy.linalg (~0.45 s a calibrate job) when its typing context
+    is built; the kernel needs no BLAS, so loading and running it must not import it."""
+    code = (
+        "import sys\n"
+        "from spectramind.calibrate import fused\n"
+        "fused.warm_up('float32')\n"
+        "print('numba.np.arraymath' in sys.modules, 'scipy.linalg' in sys.modules)\n"
+        "import scipy.linalg\n"
+        "print(scipy.linalg.cython_blas.__name__)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True
+    )
+    assert out.stdout.split() == ["True", "False", "scipy.linalg.cython_blas"], out.stdout
+
+
 def test_help_starts_one_interpreter_and_a_computing_command_restarts_once(
     tmp_path: Path,
 ) -> None:

@@ -23,6 +23,9 @@ does not know (a new one) makes the pipeline run the numpy step functions instea
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
+
 import numpy as np
 
 # The frame steps this kernel implements, in the order it applies them.
@@ -62,8 +65,7 @@ def run(
     Every argument has the same type and layout on every call, so one compiled version per
     float type is loaded (see :func:`warm_up`).
     """
-    from spectramind.calibrate.fused_kernel import calibrate_pixels
-
+    calibrate_pixels = load_kernel()
     dtype = np.dtype(cfg.dtype)
     f = dtype.type
     n_cds = n_bins * size
@@ -100,6 +102,36 @@ def run(
         n_saturated,
         n_cosmic,
     )
+
+
+#: The module whose import probes for BLAS (see :func:`load_kernel`).
+_BLAS_PROBE = "scipy.linalg.cython_blas"
+
+
+def load_kernel() -> Callable[..., None]:
+    """The compiled kernel, loaded without numba's BLAS probe where nothing needs it.
+
+    The first call of a compiled function builds numba's typing context, which imports
+    ``numba.np.arraymath``; at import that module imports ``scipy.linalg`` (about 0.45 s of
+    CPU, as much as numba itself and an eighth of a full-size visit's calibration) only to
+    learn whether ``np.dot`` and friends can be compiled. The kernel calls no BLAS, so
+    ``numba.np.arraymath`` is imported here with the probe's module marked absent
+    (``sys.modules[name] = None`` makes its import raise ``ImportError``; numba then compiles
+    no BLAS-backed numpy functions in this process, and this package has none). When scipy's
+    BLAS module or numba's array maths are already loaded nothing is hidden; the mark is
+    removed afterwards, so ``import scipy.linalg`` works as usual later in the process.
+    """
+    from spectramind.calibrate.fused_kernel import calibrate_pixels
+
+    hide = _BLAS_PROBE not in sys.modules and "numba.np.arraymath" not in sys.modules
+    if hide:
+        sys.modules[_BLAS_PROBE] = None  # type: ignore[assignment]
+    try:
+        import numba.np.arraymath  # noqa: F401  (the module that probes)
+    finally:
+        if hide and _BLAS_PROBE in sys.modules and sys.modules[_BLAS_PROBE] is None:
+            del sys.modules[_BLAS_PROBE]
+    return calibrate_pixels
 
 
 def warm_up(dtype: str) -> None:
