@@ -58,9 +58,10 @@ def per_planet_marginal(work: Path, data: Path, model: Path, n: int) -> dict[str
     """
     import numpy as np
 
+    from spectramind.artifacts import read_checkpoint, write_predictions
     from spectramind.assets import SUBMISSION_SCHEMA, schema_path
     from spectramind.model.data import PlanetTable, feature_files_in, load_planets
-    from spectramind.model.predict import load_checkpoint, predict, write_predictions
+    from spectramind.model.predict import predict
     from spectramind.submission import write_submission
 
     table = load_planets(feature_files_in(work / "artifacts/fit/test"), data / "test_star_info.csv")
@@ -72,7 +73,7 @@ def per_planet_marginal(work: Path, data: Path, model: Path, n: int) -> dict[str
         inputs=table.inputs[rows],
         input_names=table.input_names,
     )
-    checkpoint = load_checkpoint(model / "model.pt")
+    checkpoint = read_checkpoint(model / "model.pt")
     scratch = Path(tempfile.mkdtemp(prefix="spectramind-budget-marginal-"))
     t0 = time.perf_counter()
     mu, sigma = predict(checkpoint, big, "cpu")

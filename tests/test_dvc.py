@@ -89,7 +89,7 @@ def test_stages_list_what_they_import_read_and_consume():
     code = "src/spectramind/"
     for name in ("train", "predict", "submit"):
         deps = stages[name]["deps"]
-        for module in ("metric.py", "validation.py", "data/reader.py", "io.py", "cli.py"):
+        for module in ("metric.py", "holdout.py", "data/reader.py", "io.py", "cli.py"):
             assert code + module in deps, f"{name}: {module}"
         assert {"Snakefile", "workflow/rules/common.smk", "schemas/config.schema.yaml"} <= set(deps)
     assert code + "model/train.py" in stages["train"]["deps"]  # imported inside run()

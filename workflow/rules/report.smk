@@ -37,5 +37,6 @@ rule report_figures:
         "spectramind run-stage --stage report --rule report_figures --threads {threads} --log {log:q}"
         " --wildcards {params.wildcards:q} --input {input:q} --output {output:q} -- "
         "spectramind report --data-dir {params.dataset:q} --calibrated {input.calibrated:q}"
-        " --holdout {input.holdout:q} --labels {input.labels:q} --benchmarks artifacts/benchmarks"
+        " --holdout {input.holdout:q} --labels {input.labels:q} --score {input.score:q}"
+        " --benchmarks artifacts/benchmarks"
         " --out-dir artifacts/report"

@@ -28,7 +28,11 @@ rule score:
         predictions="artifacts/preds/holdout.npz",
         labels=get_labels,
     output:
-        "artifacts/metrics/score.json",
+        report(
+            "artifacts/metrics/score.json",
+            caption="../report/score.rst",
+            category="Validation",
+        ),
     log:
         "logs/score/score.log",
     benchmark:
