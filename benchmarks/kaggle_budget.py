@@ -58,7 +58,8 @@ def per_planet_marginal(work: Path, data: Path, model: Path, n: int) -> dict[str
     """
     import numpy as np
 
-    from spectramind.artifacts import read_checkpoint, write_predictions
+    from spectramind.artifacts.checkpoint import read_checkpoint
+    from spectramind.artifacts.predictions import write_predictions
     from spectramind.assets import SUBMISSION_SCHEMA, schema_path
     from spectramind.model.data import PlanetTable, feature_files_in, load_planets
     from spectramind.model.predict import predict

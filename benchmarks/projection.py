@@ -110,7 +110,8 @@ def predict_per_planet_s(workspace: Path, reps: int = 5) -> tuple[float, int]:
     timed here in-process (median of ``reps``) after loading the checkpoint: the part of the
     predict job that grows with the planets (the rest, start-up, torch import, checkpoint load
     and check, is paid once)."""
-    from spectramind.artifacts import checkpoint_path, read_checkpoint
+    from spectramind.artifacts.checkpoint import read_checkpoint
+    from spectramind.artifacts.paths import checkpoint_path
     from spectramind.model.data import load_planets
     from spectramind.model.predict import predict, select_planets
 

@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from spectramind.artifacts import write_checkpoint
+from spectramind.artifacts.checkpoint import write_checkpoint
 from spectramind.model.config import TrainConfig
 from spectramind.model.data import feature_files_in, load_planets
 from spectramind.model.train import train

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from spectramind.artifacts import read_checkpoint as load_checkpoint
-from spectramind.artifacts import write_checkpoint as save_checkpoint
+from spectramind.artifacts.checkpoint import read_checkpoint as load_checkpoint
+from spectramind.artifacts.checkpoint import write_checkpoint as save_checkpoint
 from spectramind.cli import main
 from spectramind.io import load_arrays
 from spectramind.model.config import TrainConfig

@@ -65,7 +65,7 @@ def test_baseline_command_beats_naive(smoke: dict) -> None:
     args += ["--calibrated-dir", str(root / "cal" / "test")]
     args += ["--labels", str(data / "train.csv"), "--out", str(out)]
     assert main(args) == 0
-    from spectramind.artifacts import read_predictions
+    from spectramind.artifacts.predictions import read_predictions
 
     predictions = read_predictions(out)
     ids, mu, sigma = predictions.planet_id, predictions.mu, predictions.sigma

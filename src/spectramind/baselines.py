@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from spectramind.artifacts import write_predictions
+from spectramind.artifacts.predictions import write_predictions
 from spectramind.data import layout
 from spectramind.errors import DataFormatError, SpectraMindError
 from spectramind.io import load_arrays

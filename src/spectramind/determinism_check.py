@@ -30,6 +30,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from spectramind.artifacts.paths import (
+    checkpoint_path,
+    predictions_path,
+    score_path,
+    submission_path,
+)
 from spectramind.errors import SpectraMindError
 from spectramind.repro.cpu import PROFILES, pin_problems
 from spectramind.repro.hashing import sha256_file
@@ -45,18 +51,18 @@ DEFAULT_OUTPUTS = (
     "data/synthetic.truth.csv",
     "artifacts/calib/**/*.npz",
     "artifacts/fit/**/*.npz",
-    "artifacts/ckpt/model.pt",
-    "artifacts/preds/*.npz",
-    "artifacts/submission/submission.csv",
-    "artifacts/metrics/score.json",
+    checkpoint_path(),
+    predictions_path("*"),
+    submission_path(),
+    score_path(),
     "artifacts/report/spectra.png",
     "artifacts/report/light_curves.png",
 )
 #: Snakemake targets: everything the key outputs need (the report rule also draws timings.png,
 #: which plots measured wall times and is not compared).
 DEFAULT_TARGETS = (
-    "artifacts/submission/submission.csv",
-    "artifacts/metrics/score.json",
+    submission_path(),
+    score_path(),
     "artifacts/report/spectra.png",
     "artifacts/report/light_curves.png",
 )

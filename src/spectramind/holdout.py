@@ -21,12 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from spectramind.artifacts import (
-    align_on_planet_id,
-    read_labels,
-    read_predictions,
-    write_score_json,
-)
+from spectramind.artifacts.predictions import read_predictions
+from spectramind.artifacts.scores import write_score_json
+from spectramind.artifacts.tables import align_on_planet_id, read_labels
 from spectramind.errors import ConfigError
 from spectramind.metric import NaiveReference, ScoreBreakdown, score_tables
 

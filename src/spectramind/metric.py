@@ -34,15 +34,14 @@ from typing import Any
 
 import numpy as np
 
-from spectramind.artifacts import (
+from spectramind.artifacts.predictions import check_prediction_values
+from spectramind.artifacts.submission import N_VALUE_COLUMNS, submission_from_table
+from spectramind.artifacts.tables import (
     PlanetIdTable,
     align_on_planet_id,
-    check_prediction_values,
     read_planet_table,
-    submission_from_table,
     table_from_frame,
 )
-from spectramind.artifacts.submission import N_VALUE_COLUMNS
 from spectramind.data import layout
 from spectramind.errors import SubmissionFormatError
 

@@ -20,12 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from spectramind.artifacts import (
-    align_on_planet_id,
-    read_labels,
-    read_predictions,
-    read_score_json,
-)
+from spectramind.artifacts.predictions import read_predictions
+from spectramind.artifacts.scores import read_score_json
+from spectramind.artifacts.tables import align_on_planet_id, read_labels
 from spectramind.data import layout, reader
 from spectramind.io import atomic_path, load_arrays
 

@@ -14,16 +14,18 @@ from pathlib import Path
 
 import numpy as np
 
-from spectramind.artifacts import (
+from spectramind.artifacts.predictions import read_predictions
+from spectramind.artifacts.submission import (
     DEFAULT_SCHEMA_PATH,
     Submission,
-    align_on_planet_id,
-    read_predictions,
-    read_sample_submission,
     validate_submission_csv,
     write_submission_csv,
 )
-from spectramind.artifacts.tables import check_unique_ids
+from spectramind.artifacts.tables import (
+    align_on_planet_id,
+    check_unique_ids,
+    read_sample_submission,
+)
 from spectramind.errors import SubmissionFormatError
 
 log = logging.getLogger(__name__)

@@ -4,10 +4,10 @@
 rule report_figures:
     input:
         calibrated=get_report_calibrated,
-        holdout="artifacts/preds/holdout.npz",
+        holdout=artifacts.predictions_path("holdout"),
         labels=get_labels,
-        score="artifacts/metrics/score.json",
-        submission="artifacts/submission/submission.csv",
+        score=artifacts.score_path(),
+        submission=artifacts.submission_path(),
     output:
         light_curves=report(
             "artifacts/report/light_curves.png",

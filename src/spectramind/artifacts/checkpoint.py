@@ -24,10 +24,6 @@ CHECKPOINT_FORMAT = "spectramind.model/1"
 REQUIRED_KEYS = ("format", "config", "model_args", "state_dict", "normalisation", "holdout_ids")
 
 
-def checkpoint_path() -> str:
-    return "artifacts/ckpt/model.pt"
-
-
 def write_checkpoint(checkpoint: dict[str, Any], path: Path | str) -> str:
     """Write ``checkpoint`` atomically; return its SHA-256.
 

@@ -20,13 +20,7 @@ from spectramind.errors import DataFormatError, SubmissionFormatError
 from spectramind.io import load_arrays, save_arrays
 from spectramind.repro.hashing import sha256_file
 
-PREDICTIONS_DIR = Path("artifacts/preds")
 ARRAYS = ("planet_id", "mu", "sigma")
-
-
-def predictions_path(name: str) -> str:
-    """``artifacts/preds/{name}.npz``: ``test`` (for the submission) or ``holdout`` (the score)."""
-    return str(PREDICTIONS_DIR / f"{name}.npz")
 
 
 def check_prediction_values(

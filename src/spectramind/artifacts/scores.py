@@ -21,10 +21,6 @@ from spectramind.io import atomic_path
 REQUIRED_KEYS = ("score", "n_planets", "inputs")
 
 
-def score_path() -> str:
-    return "artifacts/metrics/score.json"
-
-
 @dataclass(frozen=True)
 class ScoreRecord:
     """A score file: the score in [0, 1], the number of planets, the input files, all values."""

@@ -33,10 +33,6 @@ DEFAULT_SCHEMA_PATH = schema_path(SUBMISSION_SCHEMA)
 N_VALUE_COLUMNS = 2 * layout.N_WAVELENGTHS  # 566
 
 
-def submission_path() -> str:
-    return "artifacts/submission/submission.csv"
-
-
 @dataclass(frozen=True)
 class Submission:
     """Rows of a submission: planet_id (n,) int64, mu and sigma (n, 283) float64 [(Rp/Rs)^2]."""

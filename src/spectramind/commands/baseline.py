@@ -125,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from spectramind import baselines
-    from spectramind.artifacts import align_on_planet_id, read_labels
+    from spectramind.artifacts.tables import align_on_planet_id, read_labels
     from spectramind.errors import DataFormatError
 
     groups = group_by_planet(args.calibrated_dir, args.calibrated)

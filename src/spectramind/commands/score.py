@@ -48,7 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from spectramind import holdout, metric
-    from spectramind.artifacts import write_score_json
+    from spectramind.artifacts.scores import write_score_json
     from spectramind.errors import ConfigError
 
     if args.submission is not None and args.train is None:

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from spectramind import holdout, metric
-from spectramind.artifacts import align_on_planet_id, read_labels, read_star_info
+from spectramind.artifacts.tables import align_on_planet_id, read_labels, read_star_info
 from spectramind.data import layout
 from spectramind.errors import DataFormatError
 from spectramind.io import load_arrays

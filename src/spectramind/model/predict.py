@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from spectramind.artifacts import read_checkpoint as load_checkpoint
-from spectramind.artifacts import write_predictions
+from spectramind.artifacts.checkpoint import read_checkpoint as load_checkpoint
+from spectramind.artifacts.predictions import write_predictions
 from spectramind.errors import DataFormatError
 from spectramind.model.data import DEPTH_UNIT, PlanetTable
 from spectramind.model.net import SpectralCorrector

@@ -20,8 +20,8 @@ import numpy as np
 import torch
 
 from spectramind import metric
-from spectramind.artifacts import CHECKPOINT_FORMAT
-from spectramind.artifacts import write_checkpoint as save_checkpoint
+from spectramind.artifacts.checkpoint import CHECKPOINT_FORMAT
+from spectramind.artifacts.checkpoint import write_checkpoint as save_checkpoint
 from spectramind.errors import ConfigError, DataFormatError
 from spectramind.model.config import TrainConfig
 from spectramind.model.data import (
