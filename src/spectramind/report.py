@@ -88,7 +88,8 @@ def plot_light_curves(data_dir: Path, calibrated_path: Path, out: Path) -> None:
 def score_title(score_json: Path) -> str:
     """The title "validation score S on N planets: P vs L" of a score file, naming its data."""
     record = read_score_json(score_json)
-    files = list(dict.fromkeys(str(path) for path in record.inputs.values()))  # each once
+    first = [record.inputs[k] for k in ("predictions", "submission") if k in record.inputs]
+    files = list(dict.fromkeys(str(path) for path in [*first, *record.inputs.values()]))
     return f"validation score {record.score:.4f} on {record.n_planets} planets: " + " vs ".join(
         files
     )

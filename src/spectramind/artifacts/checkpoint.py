@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import io
 import pickle
+import struct
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +64,9 @@ def read_checkpoint(
         verify_consumed(path)
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, pickle.UnpicklingError, EOFError, OSError) as err:
+    # A truncated or foreign file fails inside torch with any of these (struct.error: a zip
+    # header cut short).
+    except (RuntimeError, pickle.UnpicklingError, EOFError, OSError, ValueError, struct.error) as err:
         message = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise DataFormatError(f"{path}: not a readable checkpoint ({message})") from err
     if not isinstance(checkpoint, dict) or checkpoint.get("format") not in formats:
