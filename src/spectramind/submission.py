@@ -21,11 +21,8 @@ from spectramind.artifacts.submission import (
     validate_submission_csv,
     write_submission_csv,
 )
-from spectramind.artifacts.tables import (
-    align_on_planet_id,
-    check_unique_ids,
-    read_sample_submission,
-)
+from spectramind.artifacts.tables import align_on_planet_id, read_sample_submission
+from spectramind.data.reader import check_unique_ids
 from spectramind.errors import SubmissionFormatError
 
 log = logging.getLogger(__name__)
@@ -53,7 +50,7 @@ def order_like_sample(
     prediction, or a planet predicted twice, raises :class:`SubmissionFormatError`.
     """
     sample = [int(p) for p in sample_ids]
-    check_unique_ids("sample submission", sample, SubmissionFormatError)
+    check_unique_ids("sample submission", sample)
     index = align_on_planet_id(
         sample,
         pred_ids,

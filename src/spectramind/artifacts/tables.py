@@ -8,7 +8,6 @@ with a list of wanted planet ids and names the first planet that is missing, dou
 
 from __future__ import annotations
 
-import csv
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,6 +17,8 @@ from typing import Any, Literal
 import numpy as np
 
 from spectramind.data import layout
+from spectramind.data.reader import _read_csv_rows as read_csv_rows
+from spectramind.data.reader import check_unique_ids
 from spectramind.errors import DataFormatError
 
 log = logging.getLogger(__name__)
@@ -76,18 +77,6 @@ def _parse_columns(
     return PlanetIdTable(source, tuple(header), ids, values)
 
 
-def check_unique_ids(source: Path | str, ids: Sequence[int], error=DataFormatError) -> None:
-    """Raise naming the first planet id listed twice (and both CSV rows, header = row 1)."""
-    first_row: dict[int, int] = {}
-    for i, planet_id in enumerate(ids):
-        if planet_id in first_row:
-            raise error(
-                f"{source}: expected each planet_id once, found planet {planet_id} in rows "
-                f"{first_row[planet_id] + 2} and {i + 2}"
-            )
-        first_row[planet_id] = i
-
-
 def read_planet_table(
     path: Path | str,
     columns: Sequence[str] | None = None,
@@ -100,24 +89,13 @@ def read_planet_table(
 
     ``columns``: the exact header expected (None: any header starting with planet_id, as the
     Kaggle metric reads a submission); ``finite``: refuse NaN/inf values; ``unique``: refuse a
-    planet listed twice. Every refusal raises ``error`` naming the file, and the planet where
-    there is one.
+    planet listed twice. Every refusal names the file, and the planet where there is one: a
+    missing file, an empty one or another header as :class:`DataFormatError`, the rows' content
+    as ``error``.
     """
     path = Path(path)
-    if not path.is_file():
-        raise error(f"{path}: file not found")
-    with path.open(newline="", encoding="utf-8") as handle:
-        rows = [row for row in csv.reader(handle) if row]
-    if not rows:
-        raise error(f"{path}: expected a header row, found an empty file")
-    header, body = rows[0], rows[1:]
-    if columns is not None and tuple(header) != tuple(columns):
-        missing = [c for c in columns if c not in header]
-        extra = [c for c in header if c not in columns]
-        raise error(
-            f"{path}: expected columns {list(columns)[:4]}... ({len(columns)}), found "
-            f"{len(header)} (missing {missing[:5]}, extra {extra[:5]})"
-        )
+    # The data layer's CSV rows: file found, UTF-8, a header (equal to ``columns`` if given).
+    header, body = read_csv_rows(path, columns)
     for i, row in enumerate(body):
         if len(row) != len(header):
             raise error(f"{path}: row {i + 2}: expected {len(header)} fields, found {len(row)}")
@@ -125,7 +103,7 @@ def read_planet_table(
         str(path), header, list(zip(*body, strict=True)) if body else [() for _ in header], error
     )
     if unique:
-        check_unique_ids(path, table.planet_ids.tolist(), error)
+        check_unique_ids(path, table.planet_ids.tolist())
     if finite and not np.all(np.isfinite(table.values)):
         row, col = (int(k) for k in np.argwhere(~np.isfinite(table.values))[0])
         raise error(
