@@ -107,6 +107,9 @@ def test_stages_list_what_they_import_read_and_consume():
     # config["simulate"] with .get, which the derivation records as the section): the same set.
     assert params in ({f"simulate.{k}" for k in dvc_config()["simulate"]}, {"simulate"})
     assert "artifacts/report/timings.png" not in str(stages["report_figures"]["outs"])
+    # The fit never used the seed: a seed change must not make every planet's fit stale.
+    params = {k for p in stages["fit"]["params"] for k in p["config/config.yaml"]}
+    assert "seed" not in params and "fit" in params
 
 
 @pytest.mark.parametrize("path", [".ci/run", ".github/workflows/ci.yml", ".pre-commit-config.yaml"])
