@@ -11,7 +11,7 @@ issue 12 added to the wrapper and times it (median of ``--reps``):
 - ``check``: ``lineage.check_inputs`` on the job's recorded inputs (index lookup + the
   producer's record line read back);
 - ``index``: ``lineage.index_record`` of the job's artifacts;
-- ``ckpt``: predict only, ``load_checkpoint``'s ``verify_consumed`` (re-hash of model.pt).
+- ``ckpt``: predict only, ``read_checkpoint``'s ``verify_consumed`` (re-hash of model.pt).
 
 It prints per stage the jobs, the median job duration (the record's ``duration_s``), the median
 added seconds (and its parts) and their ratio, and the totals. Reference: the same producer

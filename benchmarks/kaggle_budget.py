@@ -59,9 +59,11 @@ def per_planet_marginal(work: Path, data: Path, model: Path, n: int) -> dict[str
     """
     import numpy as np
 
+    from spectramind.artifacts.checkpoint import read_checkpoint
+    from spectramind.artifacts.predictions import write_predictions
     from spectramind.assets import SUBMISSION_SCHEMA, schema_path
     from spectramind.model.data import PlanetTable, feature_files_in, load_planets
-    from spectramind.model.predict import load_checkpoint, predict, write_predictions
+    from spectramind.model.predict import predict
     from spectramind.submission import write_submission
 
     table = load_planets(feature_files_in(work / "artifacts/fit/test"), data / "test_star_info.csv")
@@ -73,7 +75,7 @@ def per_planet_marginal(work: Path, data: Path, model: Path, n: int) -> dict[str
         inputs=table.inputs[rows],
         input_names=table.input_names,
     )
-    checkpoint = load_checkpoint(model / "model.pt")
+    checkpoint = read_checkpoint(model / "model.pt")
     times: dict[str, list[float]] = {"predict": [], "submit": []}
     with tempfile.TemporaryDirectory(prefix="spectramind-budget-marginal-") as scratch:
         for _ in range(3):  # median of 3: the first pass also pays torch's warm-up

@@ -110,13 +110,15 @@ def predict_per_planet_s(workspace: Path, reps: int = 5) -> tuple[float, int]:
     timed here in-process (median of ``reps``) after loading the checkpoint: the part of the
     predict job that grows with the planets (the rest, start-up, torch import, checkpoint load
     and check, is paid once)."""
+    from spectramind.artifacts.checkpoint import read_checkpoint
+    from spectramind.artifacts.paths import checkpoint_path
     from spectramind.model.data import load_planets
-    from spectramind.model.predict import load_checkpoint, predict, select_planets
+    from spectramind.model.predict import predict, select_planets
 
     here = Path.cwd()
     os.chdir(workspace)  # records name paths relative to the workflow folder
     try:
-        checkpoint = load_checkpoint("artifacts/ckpt/model.pt")
+        checkpoint = read_checkpoint(checkpoint_path())
         fits = sorted(Path("artifacts/fit/test").glob("*.npz"))
         table = select_planets(
             checkpoint, load_planets(fits, "data/synthetic/test_star_info.csv"), "all"

@@ -14,9 +14,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from spectramind.artifacts.checkpoint import write_checkpoint
 from spectramind.model.config import TrainConfig
 from spectramind.model.data import feature_files_in, load_planets
-from spectramind.model.train import save_checkpoint, train
+from spectramind.model.train import train
 from spectramind.oracles.synthetic_fits import write_synthetic_set
 
 
@@ -39,7 +40,7 @@ def main() -> None:
         start = time.perf_counter()
         checkpoint = train(cfg, table)
         train_s = time.perf_counter() - start
-        sha256 = save_checkpoint(checkpoint, Path(tmp) / "model.pt")
+        sha256 = write_checkpoint(checkpoint, Path(tmp) / "model.pt")
 
     epochs = len(checkpoint["history"]["train_loss"])
     print(f"planets: {args.planets}  device: {checkpoint['device']}  threads: {args.threads}")

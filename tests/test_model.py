@@ -9,13 +9,15 @@ import numpy as np
 import pytest
 import torch
 
+from spectramind.artifacts.checkpoint import read_checkpoint as load_checkpoint
+from spectramind.artifacts.checkpoint import write_checkpoint as save_checkpoint
 from spectramind.cli import main
 from spectramind.io import load_arrays
 from spectramind.model.config import TrainConfig
 from spectramind.model.data import feature_files_in, load_planets
 from spectramind.model.net import SpectralCorrector
-from spectramind.model.predict import load_checkpoint, predict
-from spectramind.model.train import lr_at, save_checkpoint, train
+from spectramind.model.predict import predict
+from spectramind.model.train import lr_at, train
 from spectramind.oracles.synthetic_fits import write_synthetic_set
 from spectramind.repro.hashing import sha256_file
 

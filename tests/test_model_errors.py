@@ -33,14 +33,16 @@ def _rewrite(path, **changes):
 def test_missing_fit_file_for_labelled_planet(syn):
     missing = feature_files_in(syn.features_dir)[3]
     missing.unlink()
-    with pytest.raises(DataFormatError, match=f"no physics fit file, e.g. \\[{missing.stem}\\]"):
+    with pytest.raises(
+        DataFormatError, match=f"planet {missing.stem}: expected a physics fit file"
+    ):
         _load(syn)
 
 
 def test_missing_star_info(syn):
     lines = syn.star_info_csv.read_text().splitlines()
     syn.star_info_csv.write_text("\n".join(lines[:-1]) + "\n")
-    with pytest.raises(DataFormatError, match="no star info"):
+    with pytest.raises(DataFormatError, match="expected star info for every planet"):
         _load(syn)
 
 

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 import torch
 
-from spectramind.repro.determinism import set_deterministic
+from spectramind.repro.guardrails import set_deterministic
 
 TRAIN_STEP = """
 import sys, torch
-from spectramind.repro.determinism import set_deterministic
+from spectramind.repro.guardrails import set_deterministic
 set_deterministic(int(sys.argv[1]), threads=1)
 model = torch.nn.Sequential(torch.nn.Linear(64, 128), torch.nn.GELU(), torch.nn.Linear(128, 283))
 opt = torch.optim.Adam(model.parameters(), lr=1e-3)

@@ -101,7 +101,7 @@ def test_unstartable_command_is_recorded(tmp_path: Path) -> None:
 
 def test_stage_contributes_determinism_settings_and_device(tmp_path: Path) -> None:
     code = (
-        "from spectramind.repro.determinism import set_deterministic;"
+        "from spectramind.repro.guardrails import set_deterministic;"
         "from spectramind.repro.manifest import record_device;"
         "set_deterministic(11, use_torch=False); record_device('cpu')"
     )

@@ -65,9 +65,10 @@ def test_baseline_command_beats_naive(smoke: dict) -> None:
     args += ["--calibrated-dir", str(root / "cal" / "test")]
     args += ["--labels", str(data / "train.csv"), "--out", str(out)]
     assert main(args) == 0
-    from spectramind.validation import load_predictions
+    from spectramind.artifacts.predictions import read_predictions
 
-    ids, mu, sigma = load_predictions(out)
+    predictions = read_predictions(out)
+    ids, mu, sigma = predictions.planet_id, predictions.mu, predictions.sigma
     np.testing.assert_array_equal(ids, smoke["test_ids"])  # only the unlabelled planets
     assert np.all(mu == mu[:, :1])  # one depth for all wavelengths
     assert _score(smoke, mu, sigma) > 0.1

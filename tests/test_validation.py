@@ -13,8 +13,8 @@ import pytest
 from scipy.stats import norm
 
 from spectramind.errors import ConfigError, DataFormatError
+from spectramind.holdout import holdout_split, write_validation_report
 from spectramind.io import save_arrays
-from spectramind.validation import holdout_split, write_validation_report
 
 N_WL = 283
 

@@ -27,9 +27,10 @@ from pathlib import Path
 
 import numpy as np
 
+from spectramind.artifacts.predictions import write_predictions
 from spectramind.data import layout
 from spectramind.errors import DataFormatError, SpectraMindError
-from spectramind.io import load_arrays, save_arrays
+from spectramind.io import load_arrays
 
 log = logging.getLogger(__name__)
 
@@ -316,7 +317,7 @@ def write_baseline_predictions(
     """Write baseline predictions in the CONTRACTS.md "Predictions" layout (atomic, byte-stable)."""
     ids, mu, sigma = predict_baseline(paths_by_planet, config)
     meta = {"model": "public-baseline", "config": config.__dict__}
-    save_arrays(out_npz, {"planet_id": ids, "mu": mu, "sigma": sigma}, meta)
+    write_predictions(out_npz, ids, mu, sigma, meta=meta)
 
 
 def calibrate_baseline(white_depths: np.ndarray, labels: np.ndarray) -> tuple[float, float]:

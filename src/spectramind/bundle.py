@@ -37,12 +37,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from spectramind.artifacts.paths import checkpoint_path
 from spectramind.assets import resource_path
 from spectramind.errors import SpectraMindError
 from spectramind.repro.hashing import sha256_file
 from spectramind.repro.shipped import CHECKPOINT, export_model
 
 log = logging.getLogger(__name__)
+
+DEFAULT_CHECKPOINT = checkpoint_path()  # the train rule's output
 
 BUNDLE_JSON = "BUNDLE.json"
 RUN_SH = "run.sh"
@@ -336,7 +339,7 @@ def _normalise(root: Path, epoch: int) -> None:
 
 def build_bundle(
     out: Path | str,
-    ckpt: Path | str = "artifacts/ckpt/model.pt",
+    ckpt: Path | str = DEFAULT_CHECKPOINT,
     repo: Path | str = ".",
     cache: Path | str | None = None,
     pip_args: Iterable[str] = (),

@@ -272,7 +272,7 @@ def check_sboms(
         validate_cyclonedx,
         validate_spdx,
     )
-    from spectramind.supply.audit import REPORT_NAME, load_exempt
+    from spectramind.supply.gates import REPORT_NAME, load_exempt
     from spectramind.supply.inventory import undeclared_gate
     from spectramind.supply.licenses import licenses_gate
     from spectramind.supply.sboms import CYCLONEDX_NAME, SPDX_NAME

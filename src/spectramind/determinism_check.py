@@ -30,6 +30,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from spectramind.artifacts.paths import (
+    checkpoint_path,
+    predictions_path,
+    score_path,
+    submission_path,
+)
 from spectramind.errors import SpectraMindError
 from spectramind.repro.cpu import PROFILES, pin_problems
 from spectramind.repro.hashing import sha256_file
@@ -45,18 +51,18 @@ DEFAULT_OUTPUTS = (
     "data/synthetic.truth.csv",
     "artifacts/calib/**/*.npz",
     "artifacts/fit/**/*.npz",
-    "artifacts/ckpt/model.pt",
-    "artifacts/preds/*.npz",
-    "artifacts/submission/submission.csv",
-    "artifacts/metrics/score.json",
+    checkpoint_path(),
+    predictions_path("*"),
+    submission_path(),
+    score_path(),
     "artifacts/report/spectra.png",
     "artifacts/report/light_curves.png",
 )
 #: Snakemake targets: everything the key outputs need (the report rule also draws timings.png,
 #: which plots measured wall times and is not compared).
 DEFAULT_TARGETS = (
-    "artifacts/submission/submission.csv",
-    "artifacts/metrics/score.json",
+    submission_path(),
+    score_path(),
     "artifacts/report/spectra.png",
     "artifacts/report/light_curves.png",
 )
@@ -354,10 +360,11 @@ def measure_difference(first: Path, second: Path) -> dict[str, Any]:
                     return {**unreadable, "detail": "different arrays"}
                 pairs = [(name, a[name], b[name]) for name in sorted(a.files)]
         elif first.suffix == ".pt":
-            import torch
+            from spectramind.artifacts.checkpoint import read_checkpoint
 
-            a = torch.load(first, map_location="cpu", weights_only=True)["state_dict"]
-            b = torch.load(second, map_location="cpu", weights_only=True)["state_dict"]
+            # Two runs' copies, outside any run's lineage records: nothing to verify against.
+            a = read_checkpoint(first, verify=False)["state_dict"]
+            b = read_checkpoint(second, verify=False)["state_dict"]
             pairs = [(k, a[k].double().numpy(), b[k].double().numpy()) for k in sorted(a)]
         elif first.suffix == ".csv":
             import numpy as np
@@ -381,7 +388,7 @@ def measure_difference(first: Path, second: Path) -> dict[str, Any]:
         if worst is None or worst["max_rel"] == 0.0:
             return {**unreadable, "detail": "numbers equal, other bytes differ (metadata)"}
         return worst
-    except (OSError, ValueError, KeyError, RuntimeError) as err:
+    except (OSError, ValueError, KeyError, RuntimeError, SpectraMindError) as err:
         return {**unreadable, "detail": f"bytes differ (not comparable: {err})"}
 
 

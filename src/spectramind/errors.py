@@ -16,3 +16,11 @@ class DataFormatError(SpectraMindError):
 
 class ConfigError(SpectraMindError):
     """A configuration value is missing, unknown or of the wrong type."""
+
+
+class SubmissionFormatError(DataFormatError):
+    """A submission, predictions file or truth table breaks the metric's rules.
+
+    The message names the file or table, the planet and/or column, what was expected and what
+    was found.
+    """

@@ -25,7 +25,6 @@ the AIRS columns, and the calibration of the sigmas: the RMS of ``z = (y - mu) /
 
 from __future__ import annotations
 
-import csv
 import logging
 import math
 from collections.abc import Sequence
@@ -35,22 +34,21 @@ from typing import Any
 
 import numpy as np
 
+from spectramind.artifacts.predictions import check_prediction_values
+from spectramind.artifacts.submission import N_VALUE_COLUMNS, submission_from_table
+from spectramind.artifacts.tables import (
+    PlanetIdTable,
+    align_on_planet_id,
+    read_planet_table,
+    table_from_frame,
+)
 from spectramind.data import layout
-from spectramind.errors import SpectraMindError
+from spectramind.errors import SubmissionFormatError
 
 log = logging.getLogger(__name__)
 
 SIGMA_FLOOR = 1e-15  # the metric clips submitted sigmas from below at this value
-N_VALUE_COLUMNS = 2 * layout.N_WAVELENGTHS  # 566
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
-
-
-class SubmissionFormatError(SpectraMindError):
-    """A submission (or truth table) breaks the metric's validation rules.
-
-    The message names the file or table, the planet and/or column, what was expected and what
-    was found.
-    """
 
 
 @dataclass(frozen=True)
@@ -156,44 +154,6 @@ class ScoreBreakdown:
         }
 
 
-def check_prediction_values(
-    mu: np.ndarray,
-    sigma: np.ndarray,
-    source: str = "submission",
-    planet_ids: Sequence[int] | None = None,
-) -> None:
-    """Apply the metric's value rules to mu and sigma (n, 283): finite and non-negative.
-
-    Raises :class:`SubmissionFormatError` naming ``source``, the first offending planet and
-    column, and the value found.
-    """
-    for name, values, columns in (
-        ("mu", mu, layout.WL_COLUMNS),
-        ("sigma", sigma, layout.SIGMA_COLUMNS),
-    ):
-        values = np.asarray(values)
-        if values.ndim != 2 or values.shape[1] != layout.N_WAVELENGTHS:
-            raise SubmissionFormatError(
-                f"{source}: expected {name} of shape (n_planets, {layout.N_WAVELENGTHS}), "
-                f"found {values.shape}"
-            )
-        if not np.issubdtype(values.dtype, np.number) or np.issubdtype(
-            values.dtype, np.complexfloating
-        ):
-            raise SubmissionFormatError(f"{source}: expected numeric {name}, found {values.dtype}")
-        for problem, bad in (
-            ("a finite value", ~np.isfinite(values)),
-            ("a non-negative value", np.isfinite(values) & (values < 0)),
-        ):
-            if bad.any():
-                row, col = (int(k) for k in np.argwhere(bad)[0])
-                planet = planet_ids[row] if planet_ids is not None else f"row {row}"
-                raise SubmissionFormatError(
-                    f"{source}: planet {planet} column {columns[col]}: expected {problem}, "
-                    f"found {float(values[row, col])!r} ({int(bad.sum())} such values)"
-                )
-
-
 def score_arrays(
     truth: np.ndarray,
     mu: np.ndarray,
@@ -244,34 +204,6 @@ def score_arrays(
     )
 
 
-def align_on_planet_id(
-    truth_ids: np.ndarray, pred_ids: np.ndarray, source: str = "submission"
-) -> np.ndarray:
-    """Row index into the predictions for each truth planet, shape (n_truth,).
-
-    Raises :class:`SubmissionFormatError` naming a duplicate, missing or extra planet.
-    """
-    pred_ids = np.asarray(pred_ids, dtype=np.int64)
-    truth_ids = np.asarray(truth_ids, dtype=np.int64)
-    position: dict[int, int] = {}
-    for row, pid in enumerate(pred_ids.tolist()):
-        if pid in position:
-            raise SubmissionFormatError(f"{source}: planet {pid}: expected one row, found two")
-        position[pid] = row
-    missing = [int(p) for p in truth_ids if int(p) not in position]
-    if missing:
-        raise SubmissionFormatError(
-            f"{source}: planet {missing[0]}: expected a row for every truth planet, "
-            f"found {len(missing)} missing"
-        )
-    extra = sorted(set(position) - set(truth_ids.tolist()))
-    if extra:
-        raise SubmissionFormatError(
-            f"{source}: planet {extra[0]}: not in the truth table ({len(extra)} extra rows)"
-        )
-    return np.array([position[int(p)] for p in truth_ids], dtype=np.int64)
-
-
 def score_tables(
     truth_ids: np.ndarray,
     truth: np.ndarray,
@@ -282,118 +214,42 @@ def score_tables(
     source: str = "submission",
 ) -> ScoreBreakdown:
     """Score predictions whose rows are matched to the truth rows on planet_id."""
-    index = align_on_planet_id(truth_ids, pred_ids, source)
+    index = align_on_planet_id(
+        truth_ids,
+        pred_ids,
+        source=source,
+        expected="a row for every truth planet",
+        extra="error",
+        error=SubmissionFormatError,
+    )
     mu = np.asarray(mu)[index]
     sigma = np.asarray(sigma)[index]
     ids = np.asarray(truth_ids).tolist()
     return score_arrays(truth, mu, sigma, naive, planet_ids=ids, source=source)
 
 
-# --- tables: CSV files and DataFrame-like objects ------------------------------------------
+# --- tables: CSV files (spectramind.artifacts) and DataFrame-like objects -------------------
+
+__all__ = [
+    "N_VALUE_COLUMNS",
+    "NaiveReference",
+    "ScoreBreakdown",
+    "SubmissionFormatError",
+    "check_prediction_values",
+    "element_scores",
+    "log_normal",
+    "score_arrays",
+    "score_dataframes",
+    "score_files",
+    "score_submission_table",
+    "score_tables",
+    "sigma_true",
+    "truth_values",
+    "wavelength_weights",
+]
 
 
-@dataclass(frozen=True)
-class NumericTable:
-    """A planet_id-keyed table: header (with planet_id first), ids (n,), values (n, n_cols)."""
-
-    source: str
-    header: tuple[str, ...]
-    planet_ids: np.ndarray
-    values: np.ndarray
-
-
-def _parse_columns(
-    source: str, header: Sequence[str], columns: Sequence[Sequence[Any]]
-) -> NumericTable:
-    """Build a :class:`NumericTable` from raw columns; names the first non-numeric column."""
-    if not header or header[0] != "planet_id":
-        raise SubmissionFormatError(
-            f"{source}: expected first column 'planet_id', found {header[0] if header else None!r}"
-        )
-    n_rows = len(columns[0]) if columns else 0
-    try:
-        ids = np.array([int(v) for v in columns[0]], dtype=np.int64)
-    except (TypeError, ValueError) as err:
-        raise SubmissionFormatError(
-            f"{source}: column planet_id: expected integers ({err})"
-        ) from err
-    values = np.empty((n_rows, len(header) - 1), dtype=np.float64)
-    for k, column in enumerate(columns[1:]):
-        try:
-            values[:, k] = [float(v) for v in column]
-        except (TypeError, ValueError):
-            row = next(r for r, v in enumerate(column) if not _is_number(v))
-            raise SubmissionFormatError(
-                f"{source}: column {header[k + 1]} must be numeric, found {column[row]!r} "
-                f"for planet {ids[row]}"
-            ) from None
-    return NumericTable(source, tuple(header), ids, values)
-
-
-def _is_number(value: Any) -> bool:
-    try:
-        float(value)
-    except (TypeError, ValueError):
-        return False
-    return not isinstance(value, str) or value.strip() != ""
-
-
-def read_numeric_csv(path: Path | str) -> NumericTable:
-    """Read a planet_id-keyed CSV (train.csv, a truth file, a submission) into a NumericTable."""
-    path = Path(path)
-    if not path.is_file():
-        raise SubmissionFormatError(f"{path}: file not found")
-    with path.open(newline="") as handle:
-        rows = [row for row in csv.reader(handle) if row]
-    if not rows:
-        raise SubmissionFormatError(f"{path}: expected a header row, found an empty file")
-    header, body = rows[0], rows[1:]
-    for i, row in enumerate(body):
-        if len(row) != len(header):
-            raise SubmissionFormatError(
-                f"{path}: row {i + 2}: expected {len(header)} fields, found {len(row)}"
-            )
-    columns = list(zip(*body, strict=True)) if body else [() for _ in header]
-    return _parse_columns(str(path), header, columns)
-
-
-def table_from_frame(frame: Any, source: str = "dataframe") -> NumericTable:
-    """A :class:`NumericTable` from a DataFrame-like object (``.columns``, ``frame[col]``).
-
-    Works with pandas without importing it; a column whose dtype is not numeric is rejected
-    as the Kaggle metric does.
-    """
-    header = [str(c) for c in frame.columns]
-    columns = []
-    for name in frame.columns:
-        column = np.asarray(frame[name].to_numpy())
-        if name != "planet_id" and column.dtype.kind not in "iuf":
-            raise SubmissionFormatError(
-                f"{source}: column {name} must be numeric, found dtype {column.dtype}"
-            )
-        columns.append(column.tolist())
-    return _parse_columns(source, header, columns)
-
-
-def split_submission(table: NumericTable) -> tuple[np.ndarray, np.ndarray]:
-    """(mu, sigma), each (n, 283), from a submission table, by position as Kaggle does."""
-    n_values = len(table.header) - 1
-    if n_values != N_VALUE_COLUMNS:
-        raise SubmissionFormatError(
-            f"{table.source}: expected exactly {N_VALUE_COLUMNS} value columns besides planet_id, "
-            f"found {n_values}"
-        )
-    if table.header != layout.SUBMISSION_COLUMNS:
-        log.warning(
-            "%s: header differs from planet_id, wl_1..wl_283, sigma_1..sigma_283; "
-            "columns are taken by position",
-            table.source,
-        )
-    n = layout.N_WAVELENGTHS
-    return table.values[:, :n], table.values[:, n:]
-
-
-def truth_values(table: NumericTable) -> np.ndarray:
+def truth_values(table: PlanetIdTable) -> np.ndarray:
     """Depths (n, 283) of a truth/labels table with columns planet_id, wl_1..wl_283."""
     expected = ("planet_id", *layout.WL_COLUMNS)
     if table.header != expected:
@@ -405,33 +261,42 @@ def truth_values(table: NumericTable) -> np.ndarray:
 
 
 def score_submission_table(
-    truth: NumericTable, submission: NumericTable, naive: NaiveReference
+    truth: PlanetIdTable, submission: PlanetIdTable, naive: NaiveReference
 ) -> ScoreBreakdown:
     """Score a submission table against a truth table (rows matched on planet_id)."""
-    mu, sigma = split_submission(submission)
+    rows = submission_from_table(submission)
     return score_tables(
         truth.planet_ids,
         truth_values(truth),
-        submission.planet_ids,
-        mu,
-        sigma,
+        rows.planet_id,
+        rows.mu,
+        rows.sigma,
         naive,
         source=submission.source,
     )
+
+
+def read_truth(path: Path | str) -> PlanetIdTable:
+    """A truth or labels CSV (planet_id, wl_1..wl_283) for scoring."""
+    table = read_planet_table(path, error=SubmissionFormatError)
+    truth_values(table)
+    return table
 
 
 def score_files(
     truth_csv: Path | str, submission_csv: Path | str, train_csv: Path | str
 ) -> ScoreBreakdown:
     """Score ``submission_csv`` against ``truth_csv``; naive mean/std from all of ``train_csv``."""
-    naive = NaiveReference.from_labels(truth_values(read_numeric_csv(train_csv)))
+    naive = NaiveReference.from_labels(truth_values(read_truth(train_csv)))
     return score_submission_table(
-        read_numeric_csv(truth_csv), read_numeric_csv(submission_csv), naive
+        read_truth(truth_csv), read_planet_table(submission_csv, error=SubmissionFormatError), naive
     )
 
 
 def score_dataframes(solution: Any, submission: Any, naive: NaiveReference) -> ScoreBreakdown:
     """Score DataFrame-like ``submission`` against ``solution`` (both with planet_id columns)."""
     return score_submission_table(
-        table_from_frame(solution, "solution"), table_from_frame(submission, "submission"), naive
+        table_from_frame(solution, "solution", SubmissionFormatError),
+        table_from_frame(submission, "submission", SubmissionFormatError),
+        naive,
     )

@@ -6,7 +6,8 @@ Three figures a scientist wants to look at after a run:
   frames summed over the detector, no other correction) next to the calibrated FGS1 and AIRS
   white light curves, each normalised to its median.
 - ``spectra.png``: predicted transit spectra (Rp/Rs)^2 with 1-sigma bands against the true
-  spectra of held-out train planets.
+  spectra of held-out train planets, titled with the validation score (``score.json``) and the
+  data it was computed on (the predictions and labels files, the number of planets).
 - ``timings.png``: wall time per stage summed over its jobs, from the ``benchmark:`` TSV files.
 """
 
@@ -19,6 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
+from spectramind.artifacts.predictions import read_predictions
+from spectramind.artifacts.scores import read_score_json
+from spectramind.artifacts.tables import align_on_planet_id, read_labels
 from spectramind.data import layout, reader
 from spectramind.io import atomic_path, load_arrays
 
@@ -81,17 +85,35 @@ def plot_light_curves(data_dir: Path, calibrated_path: Path, out: Path) -> None:
     _save(fig, out)
 
 
-def plot_spectra(
-    holdout_predictions: Path, labels_csv: Path, out: Path, n_planets: int = 6
-) -> None:
-    arrays, _ = load_arrays(holdout_predictions)
-    planet_ids, mu, sigma = arrays["planet_id"], arrays["mu"], arrays["sigma"]
-    label_ids, labels = reader.read_numeric_planet_table(
-        labels_csv, ("planet_id", *layout.WL_COLUMNS)
+def score_title(score_json: Path) -> str:
+    """The title "validation score S on N planets: P vs L" of a score file, naming its data."""
+    record = read_score_json(score_json)
+    first = [record.inputs[k] for k in ("predictions", "submission") if k in record.inputs]
+    files = list(dict.fromkeys(str(path) for path in [*first, *record.inputs.values()]))
+    return f"validation score {record.score:.4f} on {record.n_planets} planets: " + " vs ".join(
+        files
     )
-    truth_of = {int(pid): row for pid, row in zip(label_ids, labels, strict=True)}
+
+
+def plot_spectra(
+    holdout_predictions: Path,
+    labels_csv: Path,
+    out: Path,
+    n_planets: int = 6,
+    score_json: Path | None = None,
+) -> None:
+    predictions = read_predictions(holdout_predictions)
+    labels = read_labels(labels_csv)
+    rows = align_on_planet_id(
+        predictions.planet_id,
+        labels.planet_ids,
+        source=str(labels_csv),
+        expected="labels for every held-out planet",
+    )
+    planet_ids, mu, sigma = predictions.planet_id, predictions.mu, predictions.sigma
+    truth_of = {int(pid): labels.values[row] for pid, row in zip(planet_ids, rows, strict=True)}
+    shown = list(range(planet_ids.size))[:n_planets]
     wavelengths = layout.target_wavelengths_um()
-    shown = [i for i in range(planet_ids.size) if int(planet_ids[i]) in truth_of][:n_planets]
     plt = _pyplot()
     n_rows = max(1, (len(shown) + 1) // 2)
     fig, axes = plt.subplots(n_rows, 2, figsize=(10, 2.6 * n_rows), squeeze=False)
@@ -111,6 +133,8 @@ def plot_spectra(
         ax.set_visible(False)
     if shown:
         axes.flat[0].legend(fontsize=7)
+    if score_json is not None:
+        fig.suptitle(score_title(score_json), fontsize=9)
     fig.tight_layout()
     _save(fig, out)
 
@@ -153,11 +177,12 @@ def write_report_figures(
     labels_csv: Path,
     benchmarks_dir: Path,
     out_dir: Path,
+    score_json: Path | None = None,
 ) -> list[Path]:
     out_dir = Path(out_dir)
     paths = [out_dir / "light_curves.png", out_dir / "spectra.png", out_dir / "timings.png"]
     plot_light_curves(Path(data_dir), Path(calibrated_path), paths[0])
-    plot_spectra(Path(holdout_predictions), Path(labels_csv), paths[1])
+    plot_spectra(Path(holdout_predictions), Path(labels_csv), paths[1], score_json=score_json)
     plot_timings(Path(benchmarks_dir), paths[2])
     log.info("report figures written to %s", out_dir)
     return paths

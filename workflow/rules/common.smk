@@ -4,7 +4,7 @@ import json
 
 from snakemake.utils import validate
 
-from spectramind import plan
+from spectramind import artifacts, plan
 from spectramind.assets import SUBMISSION_SCHEMA, beside_workdir
 from spectramind.preflight import run_preflight
 from spectramind.repro import shipped
@@ -23,7 +23,6 @@ SIMULATED = config["data_dir"] == ""
 # and by the import_model job) replaces simulate and train; only the test split is read.
 PREDICT_ONLY = config["model"] != ""
 DATA_DIR = "data/synthetic" if SIMULATED else config["data_dir"]
-TRUTH_CSV = f"{DATA_DIR}.truth.csv"
 # Before any job, also in dry runs: cores, calibration steps, the data folder's layout and
 # tables; one line and exit 2 on the first problem (spectramind.preflight).
 if workflow.is_main_process:
@@ -63,10 +62,10 @@ def get_final_outputs():
     the report (they need the train split and its labels, which predict-only never reads).
     """
     if PREDICT_ONLY:
-        return ["artifacts/submission/submission.csv"]
+        return [artifacts.submission_path()]
     return [
-        "artifacts/submission/submission.csv",
-        "artifacts/metrics/score.json",
+        artifacts.submission_path(),
+        artifacts.score_path(),
         *rules.report_figures.output,
     ]
 
@@ -120,11 +119,6 @@ def get_labels(wildcards):
 
 def get_sample_submission(wildcards):
     return f"{get_dataset()}/sample_submission.csv"
-
-
-def get_truth(wildcards):
-    """Test truth (simulated data only) for the report; none for real data."""
-    return TRUTH_CSV if SIMULATED else []
 
 
 def get_calibrate_steps():

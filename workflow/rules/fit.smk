@@ -16,7 +16,6 @@ rule fit:
     threads: config["threads"]
     params:
         wildcards=get_wildcards_json,
-        seed=config["seed"],
         ld_u1=get_ld_range("ld_u1_range"),
         ld_u2=get_ld_range("ld_u2_range"),
     shell:

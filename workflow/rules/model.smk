@@ -7,7 +7,7 @@ rule import_model:
         ckpt=get_model,
         record=get_model_record,
     output:
-        "artifacts/ckpt/model.pt",
+        artifacts.checkpoint_path(),
     log:
         "logs/import_model/import_model.log",
     benchmark:

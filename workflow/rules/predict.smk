@@ -4,11 +4,11 @@
 
 rule predict:
     input:
-        ckpt="artifacts/ckpt/model.pt",
+        ckpt=artifacts.checkpoint_path(),
         fits=get_fits("test"),
         star_info=get_star_info_of("test"),
     output:
-        "artifacts/preds/test.npz",
+        artifacts.predictions_path("test"),
     log:
         "logs/predict/test.log",
     benchmark:
@@ -30,11 +30,11 @@ rule predict:
 
 rule predict_holdout:
     input:
-        ckpt="artifacts/ckpt/model.pt",
+        ckpt=artifacts.checkpoint_path(),
         fits=get_fits("train"),
         star_info=get_star_info_of("train"),
     output:
-        "artifacts/preds/holdout.npz",
+        artifacts.predictions_path("holdout"),
     log:
         "logs/predict/holdout.log",
     benchmark:

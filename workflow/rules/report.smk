@@ -4,10 +4,10 @@
 rule report_figures:
     input:
         calibrated=get_report_calibrated,
-        holdout="artifacts/preds/holdout.npz",
+        holdout=artifacts.predictions_path("holdout"),
         labels=get_labels,
-        score="artifacts/metrics/score.json",
-        submission="artifacts/submission/submission.csv",
+        score=artifacts.score_path(),
+        submission=artifacts.submission_path(),
     output:
         light_curves=report(
             "artifacts/report/light_curves.png",
@@ -37,5 +37,6 @@ rule report_figures:
         "spectramind run-stage --stage report --rule report_figures --threads {threads} --log {log:q}"
         " --wildcards {params.wildcards:q} --input {input:q} --output {output:q} -- "
         "spectramind report --data-dir {params.dataset:q} --calibrated {input.calibrated:q}"
-        " --holdout {input.holdout:q} --labels {input.labels:q} --benchmarks artifacts/benchmarks"
+        " --holdout {input.holdout:q} --labels {input.labels:q} --score {input.score:q}"
+        " --benchmarks artifacts/benchmarks"
         " --out-dir artifacts/report"

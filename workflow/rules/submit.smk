@@ -3,11 +3,11 @@
 
 rule submit:
     input:
-        predictions="artifacts/preds/test.npz",
+        predictions=artifacts.predictions_path("test"),
         sample_submission=get_sample_submission,
         schema=get_submission_schema,
     output:
-        "artifacts/submission/submission.csv",
+        artifacts.submission_path(),
     log:
         "logs/submit/submit.log",
     benchmark:
@@ -25,10 +25,14 @@ rule submit:
 
 rule score:
     input:
-        predictions="artifacts/preds/holdout.npz",
+        predictions=artifacts.predictions_path("holdout"),
         labels=get_labels,
     output:
-        "artifacts/metrics/score.json",
+        report(
+            artifacts.score_path(),
+            caption="../report/score.rst",
+            category="Validation",
+        ),
     log:
         "logs/score/score.log",
     benchmark:

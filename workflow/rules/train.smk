@@ -7,7 +7,7 @@ rule train:
         labels=get_labels,
         star_info=get_star_info_of("train"),
     output:
-        "artifacts/ckpt/model.pt",
+        artifacts.checkpoint_path(),
     log:
         "logs/train/train.log",
     benchmark:

@@ -125,16 +125,15 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from spectramind import baselines
+    from spectramind.artifacts.tables import align_on_planet_id, read_labels
     from spectramind.errors import DataFormatError
-    from spectramind.model.data import read_labels_csv
 
     groups = group_by_planet(args.calibrated_dir, args.calibrated)
     config = time_scaled_config(baselines.BaselineConfig(), groups)
     labelled: set[int] = set()
     if args.labels is not None:
-        label_ids, labels = read_labels_csv(args.labels)
-        row = {int(p): k for k, p in enumerate(label_ids)}
-        labelled = set(groups) & set(row)
+        labels = read_labels(args.labels)
+        labelled = set(groups) & set(labels.planet_ids.tolist())
         if labelled:
             ids = sorted(labelled)
             fits = [baselines.planet_baseline(groups[p], config, p) for p in ids]
@@ -142,7 +141,10 @@ def run(args: argparse.Namespace) -> int:
             if not ok:
                 raise DataFormatError("baseline: no labelled planet could be fitted")
             white = np.array([np.mean(fits[k].visit_depths) for k in ok])
-            scale, sigma = baselines.calibrate_baseline(white, labels[[row[ids[k]] for k in ok]])
+            rows = align_on_planet_id(
+                [ids[k] for k in ok], labels.planet_ids, source=str(args.labels), expected="a label"
+            )
+            scale, sigma = baselines.calibrate_baseline(white, labels.values[rows])
             config = replace(config, depth_scale=scale, sigma=sigma)
             log.info(
                 "calibrated on %d labelled planets: depth scale %.4f, sigma %.3g",

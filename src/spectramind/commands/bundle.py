@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from spectramind.artifacts.paths import checkpoint_path
 from spectramind.commands.export_model import add_runs_root_argument
 
 
@@ -25,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", required=True, help="bundle folder to create (must not exist)")
     parser.add_argument(
         "--ckpt",
-        default="artifacts/ckpt/model.pt",
+        default=checkpoint_path(),
         help="checkpoint trained by the workflow here (default: artifacts/ckpt/model.pt)",
     )
     parser.add_argument(

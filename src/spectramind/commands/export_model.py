@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from spectramind.artifacts.paths import checkpoint_path
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -18,7 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--ckpt",
-        default="artifacts/ckpt/model.pt",
+        default=checkpoint_path(),
         help="checkpoint trained by the workflow (default: artifacts/ckpt/model.pt)",
     )
     parser.add_argument("--out", required=True, help="model folder to write")

@@ -37,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from spectramind.model.predict import run_predict
-    from spectramind.repro.determinism import set_deterministic
+    from spectramind.repro.guardrails import set_deterministic
 
     # Inference draws no random numbers; this pins one thread and the kernels.
     set_deterministic(0, threads=1)

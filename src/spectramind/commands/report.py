@@ -12,7 +12,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="write the report figures (light curves, spectra vs truth, stage timings)",
         description=(
             "Write light_curves.png (raw vs calibrated white light curves of one planet visit), "
-            "spectra.png (hold-out predictions with 1-sigma bands against the truth) and "
+            "spectra.png (hold-out predictions with 1-sigma bands against the truth, titled with "
+            "the validation score of --score and the files it was computed on) and "
             "timings.png (wall time per stage from the benchmark files) into --out-dir."
         ),
     )
@@ -25,6 +26,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--labels", type=Path, required=True, help="train.csv with the truth")
     parser.add_argument(
+        "--score", type=Path, help="score.json of the hold-out (its score titles spectra.png)"
+    )
+    parser.add_argument(
         "--benchmarks", type=Path, required=True, help="folder of Snakemake benchmark .tsv files"
     )
     parser.add_argument("--out-dir", type=Path, required=True, help="where the PNGs go")
@@ -35,6 +39,12 @@ def run(args: argparse.Namespace) -> int:
     from spectramind.report import write_report_figures
 
     write_report_figures(
-        args.data_dir, args.calibrated, args.holdout, args.labels, args.benchmarks, args.out_dir
+        args.data_dir,
+        args.calibrated,
+        args.holdout,
+        args.labels,
+        args.benchmarks,
+        args.out_dir,
+        score_json=args.score,
     )
     return 0

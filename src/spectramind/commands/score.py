@@ -47,21 +47,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from spectramind import metric, validation
+    from spectramind import holdout, metric
+    from spectramind.artifacts.scores import write_score_json
     from spectramind.errors import ConfigError
 
     if args.submission is not None and args.train is None:
         raise ConfigError("spectramind score: --train TRAIN_CSV is required with --submission")
     if args.predictions is not None:
-        breakdown = validation.write_validation_report(
+        breakdown = holdout.write_validation_report(
             args.predictions, args.truth, args.json, train_labels_for_naive=args.train
         )
     else:
         breakdown = metric.score_files(args.truth, args.submission, args.train)
         if args.json is not None:
-            validation.write_score_json(
+            write_score_json(
                 args.json,
-                breakdown,
+                breakdown.to_dict(),
                 inputs={
                     "truth": str(args.truth),
                     "submission": str(args.submission),

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from spectramind.artifacts.paths import submission_path
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -23,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--out",
         type=Path,
-        default=Path("artifacts/submission/submission.csv"),
+        default=Path(submission_path()),
         help="output CSV (default: %(default)s)",
     )
     parser.add_argument(

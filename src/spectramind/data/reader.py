@@ -705,12 +705,3 @@ def read_sample_submission_ids(data_dir: Path | str) -> list[int]:
     check_unique_ids(path, ids)
     return ids
 
-
-def read_numeric_planet_table(
-    path: Path | str, expected_header: Sequence[str]
-) -> tuple[np.ndarray, np.ndarray]:
-    """A planet_id-keyed numeric CSV given by path (train.csv, star info, truth files).
-
-    Returns planet ids (n,) int64 and values (n, len(expected_header) - 1) float64.
-    """
-    return _read_numeric_table(Path(path), expected_header)

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from spectramind import metric, validation
+from spectramind import holdout, metric
+from spectramind.artifacts.tables import align_on_planet_id, read_labels, read_star_info
 from spectramind.data import layout
-from spectramind.data.reader import read_numeric_planet_table
 from spectramind.errors import DataFormatError
 from spectramind.io import load_arrays
 from spectramind.repro.hashing import sha256_file
@@ -148,35 +148,8 @@ def read_physics_fits(
 
 def read_labels_csv(path: Path | str) -> tuple[np.ndarray, np.ndarray]:
     """``train.csv`` at any path: planet ids (n,) and depths (n, W) [(Rp/Rs)^2]."""
-    path = Path(path)
-    ids, depths = read_numeric_planet_table(path, ("planet_id", *layout.WL_COLUMNS))
-    if not np.all(np.isfinite(depths)):
-        raise DataFormatError(f"{path}: expected finite transit depths, found NaN/inf")
-    if len(np.unique(ids)) != len(ids):
-        raise DataFormatError(f"{path}: duplicate planet_id rows")
-    return ids, depths
-
-
-def read_star_info_csv(path: Path | str) -> tuple[np.ndarray, np.ndarray]:
-    """``*_star_info.csv`` at any path: planet ids (n,) and (n, 8) Rs, Ms, Ts, Mp, e, P, sma, i."""
-    path = Path(path)
-    ids, values = read_numeric_planet_table(path, layout.STAR_INFO_COLUMNS)
-    if not np.all(np.isfinite(values)):
-        raise DataFormatError(f"{path}: expected finite star info, found NaN/inf")
-    return ids, values
-
-
-def _rows_for(
-    ids: np.ndarray, table_ids: np.ndarray, table_path: Path | str, what: str
-) -> np.ndarray:
-    position = {int(pid): k for k, pid in enumerate(table_ids)}
-    missing = [int(pid) for pid in ids if int(pid) not in position]
-    if missing:
-        raise DataFormatError(
-            f"{table_path}: no {what} for {len(missing)} planet(s) with fit files, "
-            f"e.g. {missing[:5]}"
-        )
-    return np.array([position[int(pid)] for pid in ids], dtype=np.int64)
+    table = read_labels(path)
+    return table.planet_ids, table.values
 
 
 def load_planets(
@@ -193,22 +166,32 @@ def load_planets(
     hashes: dict = {"features": feature_hashes}
     labels = None
     if labels_path is not None:
-        label_ids, label_values = read_labels_csv(labels_path)
-        known = set(ids.tolist())
-        missing = [int(pid) for pid in label_ids if int(pid) not in known]
-        if missing:
-            raise DataFormatError(
-                f"{labels_path}: {len(missing)} labelled planet(s) have no physics fit file, "
-                f"e.g. {missing[:5]}"
-            )
-        keep = np.isin(ids, label_ids)
-        if not keep.all():
-            log.warning("%d fit file(s) have no label and are not used", int((~keep).sum()))
-        ids, depth, depth_err, features = ids[keep], depth[keep], depth_err[keep], features[keep]
-        labels = label_values[_rows_for(ids, label_ids, labels_path, "label")] * DEPTH_UNIT
+        label_table = read_labels(labels_path)
+        # Every labelled planet needs its fit file: a missing one is an error, not a silently
+        # smaller training set; fit files without a label are dropped with a warning.
+        rows = align_on_planet_id(
+            label_table.planet_ids,
+            ids,
+            source=f"physics fit files for {labels_path}",
+            expected="a physics fit file for every labelled planet",
+            extra="warn",
+        )
+        rows = np.sort(rows)  # the fit files' order: ascending planet_id
+        ids, depth, depth_err, features = ids[rows], depth[rows], depth_err[rows], features[rows]
+        label_rows = align_on_planet_id(
+            ids, label_table.planet_ids, source=str(labels_path), expected="a label"
+        )
+        labels = label_table.values[label_rows] * DEPTH_UNIT
         hashes["labels"] = sha256_file(labels_path)
-    star_ids, star_values = read_star_info_csv(star_info_path)
-    star = star_values[_rows_for(ids, star_ids, star_info_path, "star info")]
+    star_info = read_star_info(star_info_path)
+    star = star_info.values[
+        align_on_planet_id(
+            ids,
+            star_info.planet_ids,
+            source=str(star_info_path),
+            expected="star info for every planet with a fit file",
+        )
+    ]
     hashes["star_info"] = sha256_file(star_info_path)
     return PlanetTable(
         planet_id=ids,
@@ -229,13 +212,13 @@ def holdout_split(
 ) -> tuple[list[int], list[int]]:
     """Seeded split into (train, holdout) ids, both ascending; ``fraction == 0``: no hold-out.
 
-    Delegates to :func:`spectramind.validation.holdout_split` so training and validation scoring
+    Delegates to :func:`spectramind.holdout.holdout_split` so training and validation scoring
     agree on the hold-out planets.
     """
     ids = sorted(int(i) for i in planet_ids)
     if fraction == 0:
         return ids, []
-    train, held = validation.holdout_split(ids, fraction, seed)
+    train, held = holdout.holdout_split(ids, fraction, seed)
     return train.tolist(), held.tolist()
 
 

@@ -3,46 +3,22 @@
 from __future__ import annotations
 
 import logging
-import pickle
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from spectramind.artifacts.checkpoint import read_checkpoint as load_checkpoint
+from spectramind.artifacts.predictions import write_predictions
 from spectramind.errors import DataFormatError
-from spectramind.io import save_arrays
 from spectramind.model.data import DEPTH_UNIT, PlanetTable
 from spectramind.model.net import SpectralCorrector
-from spectramind.model.train import CHECKPOINT_FORMAT, select_device
-from spectramind.repro.hashing import sha256_file
-from spectramind.repro.lineage import verify_consumed
+from spectramind.model.train import select_device
 
 log = logging.getLogger(__name__)
 
 PLANET_SETS = ("all", "holdout")
-
-
-def load_checkpoint(path: Path | str, verify: bool = True) -> dict:
-    """Read a training checkpoint with ``weights_only=True`` (tensors and primitives only).
-
-    ``verify``: first check the file against the record of the train job that wrote it, if one
-    is recorded (:func:`spectramind.repro.lineage.verify_consumed`); a changed byte raises
-    :class:`~spectramind.repro.lineage.TamperedInputError` naming both hashes.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise DataFormatError(f"{path}: checkpoint not found")
-    if verify:
-        verify_consumed(path)
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, pickle.UnpicklingError, EOFError, OSError) as err:
-        message = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise DataFormatError(f"{path}: not a readable checkpoint ({message})") from err
-    if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
-        raise DataFormatError(f"{path}: expected a {CHECKPOINT_FORMAT} checkpoint")
-    return checkpoint
 
 
 def model_from_checkpoint(checkpoint: dict) -> SpectralCorrector:
@@ -119,29 +95,6 @@ def predict(
     if not (np.all(np.isfinite(mu)) and np.all(np.isfinite(sigma)) and np.all(sigma > 0)):
         raise DataFormatError("the model produced non-finite or non-positive predictions")
     return mu, sigma
-
-
-def write_predictions(
-    path: Path | str,
-    planet_id: np.ndarray,
-    mu: np.ndarray,
-    sigma: np.ndarray,
-    checkpoint_path: Path | str | None = None,
-    planets: str = "all",
-) -> None:
-    """The Predictions file of CONTRACTS.md (byte-stable, atomic)."""
-    meta = {"planets": planets}
-    if checkpoint_path is not None:
-        meta["checkpoint_sha256"] = sha256_file(checkpoint_path)
-    save_arrays(
-        path,
-        {
-            "planet_id": np.asarray(planet_id, dtype=np.int64),
-            "mu": np.asarray(mu, dtype=np.float64),
-            "sigma": np.asarray(sigma, dtype=np.float64),
-        },
-        meta,
-    )
 
 
 def run_predict(

@@ -1,25 +1,28 @@
-"""The training loop: ``train(cfg, data)`` returns a checkpoint dict; ``save_checkpoint`` writes it.
+"""The training loop: ``train(cfg, data)`` returns a checkpoint dict, written by
+:func:`spectramind.artifacts.write_checkpoint`.
 
-The checkpoint is a plain dict of tensors and primitive types (loadable with
-``torch.load(..., weights_only=True)``) carrying its config, the input normalisation, the
-spectral basis, the SHA256 of every input file and the hold-out planet ids.
+:func:`train` reads top to bottom like nanoGPT's loop: setup (device, seeds, split, basis,
+model, input normalisation), the optimisation loop with early stopping on the hold-out, the
+post-hoc sigma calibration, the hold-out evaluation and the checkpoint. The checkpoint is a plain
+dict of tensors and primitive types (loadable with ``torch.load(..., weights_only=True)``)
+carrying its config, the input normalisation, the spectral basis, the SHA256 of every input file
+and the hold-out planet ids. Shapes: n planets, B a batch, W = 283 wavelengths, K basis rows,
+D model inputs; depths in ppm of (Rp/Rs)^2 (:data:`spectramind.model.data.DEPTH_UNIT`).
 """
 
 from __future__ import annotations
 
-import hashlib
-import io
 import logging
 import math
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 
 from spectramind import metric
+from spectramind.artifacts.checkpoint import CHECKPOINT_FORMAT
+from spectramind.artifacts.checkpoint import write_checkpoint as save_checkpoint
 from spectramind.errors import ConfigError, DataFormatError
-from spectramind.io import atomic_path
 from spectramind.model.config import TrainConfig
 from spectramind.model.data import (
     DEPTH_UNIT,
@@ -31,12 +34,14 @@ from spectramind.model.data import (
 )
 from spectramind.model.net import SpectralCorrector, gaussian_nll
 from spectramind.repro.cpu import PINNED_KERNELS
-from spectramind.repro.determinism import set_deterministic
+from spectramind.repro.guardrails import set_deterministic
 from spectramind.repro.manifest import record_device
 
 log = logging.getLogger(__name__)
 
-CHECKPOINT_FORMAT = "spectramind.model/1"
+# save_checkpoint: the name the training command (and issue-13b's code) imports.
+__all__ = ["CHECKPOINT_FORMAT", "save_checkpoint", "select_device", "train"]
+
 MIN_TRAIN_PLANETS = 2
 # Hold-out planets needed for the post-hoc sigma scale: the FGS1 scale rests on one value per
 # planet, so 10 planets leave it uncertain by ~22 % (1 / sqrt(2 n)).
@@ -142,17 +147,12 @@ def sigma_moments(depth_err: np.ndarray, residuals: np.ndarray, cfg: TrainConfig
 
 def train(cfg: TrainConfig, data: PlanetTable) -> dict:
     """Fit the correction on ``data`` (labels required) and return the checkpoint dict."""
+    # --- setup ----------------------------------------------------------------------------------
     device = select_device(cfg.device)
     # One intra-op thread on CPU whatever cfg.threads says: torch splits large sums across
     # threads, so every thread count would give other bytes (docs/reproducibility.md).
     determinism = set_deterministic(cfg.seed, 1 if device.type == "cpu" else cfg.threads)
-    if data.labels is None:
-        raise DataFormatError("training needs labels (train.csv) for the planets")
-    train_ids, holdout_ids = holdout_split(data.planet_id, cfg.holdout_fraction, cfg.seed)
-    if len(train_ids) < MIN_TRAIN_PLANETS:
-        raise DataFormatError(
-            f"need at least {MIN_TRAIN_PLANETS} labelled train planets, found {len(train_ids)}"
-        )
+    train_ids, holdout_ids = split_planets(data, cfg)
     fold, held = data.subset(train_ids), data.subset(holdout_ids)
     log.info(
         "training on %d planets, %d held out, %d inputs, device %s",
@@ -161,55 +161,25 @@ def train(cfg: TrainConfig, data: PlanetTable) -> dict:
         data.inputs.shape[1],
         device,
     )
-
-    # Spectral basis and the typical size of the residual along each direction, from the fold.
-    residuals = fold.labels - fold.depth  # (n_train, W) [ppm]
-    basis = spectral_basis(residuals, cfg.smooth_degree, cfg.n_pca)  # (K, W)
-    coef_scale = np.maximum(np.sqrt(np.mean((residuals @ basis.T) ** 2, axis=0)), 1.0)  # (K,)
+    basis, coef_scale = correction_basis(fold, cfg)  # (K, W), (K,)
     naive_mean, naive_sigma = naive_stats(fold.labels)
     weights = torch.as_tensor(
         loss_weights(naive_sigma, cfg.metric_weighted_loss), dtype=torch.float32, device=device
     )  # (W,)
-
-    moments = sigma_moments(fold.depth_err, residuals, cfg) if cfg.moment_init else None
-    model = SpectralCorrector(
-        n_inputs=data.inputs.shape[1],
-        basis=torch.as_tensor(basis, dtype=torch.float32),
-        coef_scale=torch.as_tensor(coef_scale, dtype=torch.float32),
-        hidden=cfg.hidden,
-        sigma_floor_init_ppm=cfg.sigma_floor_init_ppm,
-        sigma_min_ppm=cfg.sigma_min_ppm,
-        common_init_ppm=moments["common_ppm"] if moments else 0.0,
-    ).to(device)
-    if moments:
-        with torch.no_grad():
-            model.log_err_scale.copy_(torch.as_tensor(moments["log_err_scale"]))
-            model.log_floor.copy_(torch.as_tensor(moments["log_floor"]))
-        log.info(
-            "sigma head from the train fold: common mode %.1f ppm, AIRS error scale %.3f, "
-            "FGS1 floor %.1f ppm",
-            moments["common_ppm"],
-            float(np.exp(moments["log_err_scale"][1])),
-            cfg.sigma_floor_init_ppm * float(np.exp(moments["log_floor"][0])),
-        )
+    model = build_model(cfg, data.inputs.shape[1], basis, coef_scale, fold, device)
     train_set = _tensors(fold, device)
     held_set = _tensors(held, device) if holdout_ids else None
-    with torch.no_grad():  # input normalisation from the train fold only
-        x = model.raw_inputs(train_set["inputs"], train_set["depth"], train_set["depth_err"])
-        std = x.std(dim=0, unbiased=False)  # (D,)
-        model.x_mean.copy_(x.mean(dim=0))
-        model.x_std.copy_(torch.where(std > 1e-6 * x.abs().amax(dim=0) + 1e-12, std, 1.0))
+    normalise_inputs(model, train_set)
 
+    # --- optimisation: AdamW, warm-up + cosine schedule, early stopping on the hold-out ---------
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     n_train = len(train_ids)
     steps_per_epoch = math.ceil(n_train / cfg.batch_size)
     max_iters = cfg.max_epochs * steps_per_epoch
     warmup_iters = cfg.warmup_epochs * steps_per_epoch
     shuffle = torch.Generator().manual_seed(cfg.seed)  # CPU generator: same order on any device
-
     history: dict[str, list[float]] = {"train_loss": [], "val_loss": []}
-    best_loss, best_epoch = math.inf, -1
-    best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    best = BestEpoch(model)
     it = 0
     start = time.perf_counter()
     for epoch in range(cfg.max_epochs):
@@ -221,7 +191,7 @@ def train(cfg: TrainConfig, data: PlanetTable) -> dict:
                 group["lr"] = lr_at(it, max_iters, warmup_iters, cfg.lr, cfg.min_lr)
             mu, sigma = model(
                 train_set["inputs"][rows], train_set["depth"][rows], train_set["depth_err"][rows]
-            )  # (B, W) each
+            )  # (B, W) each [ppm]
             loss = gaussian_nll(mu, sigma, train_set["labels"][rows], weights)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -231,65 +201,31 @@ def train(cfg: TrainConfig, data: PlanetTable) -> dict:
         history["train_loss"].append(epoch_loss)
 
         if held_set is None:  # no hold-out: the last epoch is the model
-            best_epoch = epoch
+            best.epoch = epoch
             continue
         val_loss, _, _ = _evaluate(model, held_set, weights)
         history["val_loss"].append(val_loss)
-        if val_loss < best_loss:
-            best_loss, best_epoch = val_loss, epoch
-            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        elif epoch - best_epoch >= cfg.patience:
+        if best.stop(epoch, val_loss, model, cfg.patience):
             log.info(
-                "early stop at epoch %d (best %d, val loss %.4f)", epoch, best_epoch, best_loss
+                "early stop at epoch %d (best %d, val loss %.4f)", epoch, best.epoch, best.loss
             )
             break
         if epoch % 50 == 0:
             log.debug("epoch %d train %.4f val %.4f", epoch, epoch_loss, val_loss)
+
+    # --- the model: the best epoch's weights, sigmas calibrated on the hold-out -------------------
     if held_set is not None:
-        model.load_state_dict(best_state)
-        if cfg.calibrate_sigma and len(holdout_ids) < MIN_CALIBRATION_PLANETS:
-            log.info(
-                "sigma not calibrated: %d hold-out planets (< %d) give too noisy a scale",
-                len(holdout_ids),
-                MIN_CALIBRATION_PLANETS,
-            )
-        elif cfg.calibrate_sigma:
-            _, mu, sigma = _evaluate(model, held_set, weights)
-            z2 = ((held_set["labels"] - mu) / sigma) ** 2  # (n_hold, W)
-            scale = torch.ones_like(model.sigma_scale)
-            scale[0] = z2[:, 0].mean().sqrt()
-            scale[1:] = z2[:, 1:].mean().sqrt()
-            with torch.no_grad():
-                model.sigma_scale.copy_(scale)
-            log.info(
-                "sigma calibrated on the hold-out: x%.3f (FGS1), x%.3f (AIRS)",
-                float(scale[0]),
-                float(scale[1]),
-            )
+        model.load_state_dict(best.state)
+        calibrate_sigma(model, held_set, weights, cfg)
     log.info(
         "trained %d epochs in %.1f s, best epoch %d",
         epoch + 1,
         time.perf_counter() - start,
-        best_epoch,
+        best.epoch,
     )
 
-    diagnostics: dict[str, float] = {}
-    if held_set is not None:
-        _, mu, sigma = _evaluate(model, held_set, weights)
-        mu, sigma = mu.double().cpu().numpy(), sigma.double().cpu().numpy()  # (n_hold, W) [ppm]
-        diagnostics = holdout_diagnostics(held.labels, held.depth, mu, sigma)
-        # The competition score of the hold-out (mu clipped at 0 like predict does).
-        naive = metric.NaiveReference.from_labels(data.labels / DEPTH_UNIT)
-        diagnostics["score"] = metric.score_arrays(
-            held.labels / DEPTH_UNIT, np.clip(mu, 0, None) / DEPTH_UNIT, sigma / DEPTH_UNIT, naive
-        ).score
-        log.info(
-            "hold-out: rmse physics %.1f ppm -> model %.1f ppm, z-score rms %.3f",
-            diagnostics["rmse_physics_ppm"],
-            diagnostics["rmse_model_ppm"],
-            diagnostics["z_rms"],
-        )
-
+    # --- evaluation and checkpoint ----------------------------------------------------------------
+    diagnostics = {} if held_set is None else evaluate_holdout(model, held, held_set, weights, data)
     return {
         "format": CHECKPOINT_FORMAT,
         "config": cfg.to_dict(),
@@ -316,21 +252,154 @@ def train(cfg: TrainConfig, data: PlanetTable) -> dict:
         "data_sha256": data.data_sha256,
         "train_ids": [int(i) for i in train_ids],
         "holdout_ids": [int(i) for i in holdout_ids],
-        "best_epoch": int(best_epoch),
+        "best_epoch": int(best.epoch),
         "history": history,
         "holdout_diagnostics": diagnostics,
     }
 
 
-def save_checkpoint(checkpoint: dict, path: Path | str) -> str:
-    """Write ``checkpoint`` atomically; return its SHA256.
+# --- the pieces of train(), in the order it calls them --------------------------------------------
 
-    Serialised to memory first: ``torch.save`` on a path names the zip's records after the file,
-    so the temporary name of an atomic write would change the bytes.
-    """
-    buffer = io.BytesIO()
-    torch.save(checkpoint, buffer)
-    payload = buffer.getvalue()
-    with atomic_path(path, ".pt") as tmp:
-        tmp.write_bytes(payload)
-    return hashlib.sha256(payload).hexdigest()
+
+def split_planets(data: PlanetTable, cfg: TrainConfig) -> tuple[list[int], list[int]]:
+    """(train ids, hold-out ids), seeded; refuses data without labels or too few planets."""
+    if data.labels is None:
+        raise DataFormatError("training needs labels (train.csv) for the planets")
+    train_ids, holdout_ids = holdout_split(data.planet_id, cfg.holdout_fraction, cfg.seed)
+    if len(train_ids) < MIN_TRAIN_PLANETS:
+        raise DataFormatError(
+            f"need at least {MIN_TRAIN_PLANETS} labelled train planets, found {len(train_ids)}"
+        )
+    return train_ids, holdout_ids
+
+
+def correction_basis(fold: PlanetTable, cfg: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
+    """The spectral basis (K, W) of the corrections and the typical size (K,) of the train
+    fold's residual along each row [ppm], at least 1 (the scale of the model's coefficients)."""
+    residuals = fold.labels - fold.depth  # (n_train, W) [ppm]
+    basis = spectral_basis(residuals, cfg.smooth_degree, cfg.n_pca)  # (K, W)
+    coef_scale = np.maximum(np.sqrt(np.mean((residuals @ basis.T) ** 2, axis=0)), 1.0)  # (K,)
+    return basis, coef_scale
+
+
+def build_model(
+    cfg: TrainConfig,
+    n_inputs: int,
+    basis: np.ndarray,
+    coef_scale: np.ndarray,
+    fold: PlanetTable,
+    device: torch.device,
+) -> SpectralCorrector:
+    """The model with seeded weights and, with ``cfg.moment_init``, the sigma head started at
+    the train fold's moments (:func:`sigma_moments`)."""
+    residuals = fold.labels - fold.depth  # (n_train, W) [ppm]
+    moments = sigma_moments(fold.depth_err, residuals, cfg) if cfg.moment_init else None
+    model = SpectralCorrector(
+        n_inputs=n_inputs,
+        basis=torch.as_tensor(basis, dtype=torch.float32),
+        coef_scale=torch.as_tensor(coef_scale, dtype=torch.float32),
+        hidden=cfg.hidden,
+        sigma_floor_init_ppm=cfg.sigma_floor_init_ppm,
+        sigma_min_ppm=cfg.sigma_min_ppm,
+        common_init_ppm=moments["common_ppm"] if moments else 0.0,
+    ).to(device)
+    if moments:
+        with torch.no_grad():
+            model.log_err_scale.copy_(torch.as_tensor(moments["log_err_scale"]))
+            model.log_floor.copy_(torch.as_tensor(moments["log_floor"]))
+        log.info(
+            "sigma head from the train fold: common mode %.1f ppm, AIRS error scale %.3f, "
+            "FGS1 floor %.1f ppm",
+            moments["common_ppm"],
+            float(np.exp(moments["log_err_scale"][1])),
+            cfg.sigma_floor_init_ppm * float(np.exp(moments["log_floor"][0])),
+        )
+    return model
+
+
+@torch.no_grad()
+def normalise_inputs(model: SpectralCorrector, train_set: dict[str, torch.Tensor]) -> None:
+    """Set the model's input mean and std (D,) from the train fold only; a constant input
+    (std below 1e-6 of its size) keeps std 1."""
+    x = model.raw_inputs(train_set["inputs"], train_set["depth"], train_set["depth_err"])  # (n, D)
+    std = x.std(dim=0, unbiased=False)  # (D,)
+    model.x_mean.copy_(x.mean(dim=0))
+    model.x_std.copy_(torch.where(std > 1e-6 * x.abs().amax(dim=0) + 1e-12, std, 1.0))
+
+
+class BestEpoch:
+    """Early stopping: the best hold-out loss so far, its epoch and a copy of its weights."""
+
+    def __init__(self, model: SpectralCorrector) -> None:
+        self.loss, self.epoch = math.inf, -1
+        self.state = _copy_state(model)
+
+    def stop(self, epoch: int, loss: float, model: SpectralCorrector, patience: int) -> bool:
+        """Record epoch ``epoch``'s hold-out ``loss``; True once ``patience`` epochs passed
+        without a better one."""
+        if loss < self.loss:
+            self.loss, self.epoch = loss, epoch
+            self.state = _copy_state(model)
+            return False
+        return epoch - self.epoch >= patience
+
+
+def _copy_state(model: SpectralCorrector) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def calibrate_sigma(
+    model: SpectralCorrector,
+    held_set: dict[str, torch.Tensor],
+    weights: torch.Tensor,
+    cfg: TrainConfig,
+) -> None:
+    """Scale the sigmas of FGS1 and of AIRS by the hold-out's RMS z-score (the maximum-
+    likelihood scale), if ``cfg.calibrate_sigma`` and there are enough hold-out planets."""
+    if not cfg.calibrate_sigma:
+        return
+    n_held = held_set["labels"].shape[0]
+    if n_held < MIN_CALIBRATION_PLANETS:
+        log.info(
+            "sigma not calibrated: %d hold-out planets (< %d) give too noisy a scale",
+            n_held,
+            MIN_CALIBRATION_PLANETS,
+        )
+        return
+    _, mu, sigma = _evaluate(model, held_set, weights)  # (n_hold, W) each [ppm]
+    z2 = ((held_set["labels"] - mu) / sigma) ** 2  # (n_hold, W)
+    scale = torch.ones_like(model.sigma_scale)  # (W,)
+    scale[0] = z2[:, 0].mean().sqrt()
+    scale[1:] = z2[:, 1:].mean().sqrt()
+    with torch.no_grad():
+        model.sigma_scale.copy_(scale)
+    log.info(
+        "sigma calibrated on the hold-out: x%.3f (FGS1), x%.3f (AIRS)",
+        float(scale[0]),
+        float(scale[1]),
+    )
+
+
+def evaluate_holdout(
+    model: SpectralCorrector,
+    held: PlanetTable,
+    held_set: dict[str, torch.Tensor],
+    weights: torch.Tensor,
+    data: PlanetTable,
+) -> dict[str, float]:
+    """:func:`holdout_diagnostics` and the competition score of the hold-out (mu clipped at 0
+    like predict does; the naive reference from all of ``data``'s labels)."""
+    _, mu, sigma = _evaluate(model, held_set, weights)
+    mu, sigma = mu.double().cpu().numpy(), sigma.double().cpu().numpy()  # (n_hold, W) [ppm]
+    diagnostics = holdout_diagnostics(held.labels, held.depth, mu, sigma)
+    naive = metric.NaiveReference.from_labels(data.labels / DEPTH_UNIT)
+    diagnostics["score"] = metric.score_arrays(
+        held.labels / DEPTH_UNIT, np.clip(mu, 0, None) / DEPTH_UNIT, sigma / DEPTH_UNIT, naive
+    ).score
+    log.info(
+        "hold-out: rmse physics %.1f ppm -> model %.1f ppm, z-score rms %.3f",
+        diagnostics["rmse_physics_ppm"],
+        diagnostics["rmse_model_ppm"],
+        diagnostics["z_rms"],
+    )
+    return diagnostics

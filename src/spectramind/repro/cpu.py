@@ -31,7 +31,7 @@ environment (``workflow/rules/common.smk``), so its jobs start pinned: ``spectra
 then runs its stage in-process (:mod:`spectramind.repro.inprocess`) with no restart.
 
 Torch's oneDNN path is switched off and train/predict run one intra-op thread
-(:func:`spectramind.repro.determinism.set_deterministic`). ``SPECTRAMIND_CPU_PIN=0`` turns
+(:func:`spectramind.repro.guardrails.set_deterministic`). ``SPECTRAMIND_CPU_PIN=0`` turns
 the pin off (bytes then depend on the CPU; for measuring what the pin buys only).
 
 The pin only takes effect in a process that has not yet run a numpy BLAS or torch kernel:

@@ -12,12 +12,11 @@ very function the simulator used to make its frames.
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import numpy as np
 
-from spectramind.data import layout
+from spectramind.artifacts.tables import read_labels
 from spectramind.errors import DataFormatError
 from spectramind.simulate.dataset import truth_csv_path, truth_dir_path
 from spectramind.simulate.planet import (
@@ -69,14 +68,5 @@ def read_truth_csv(data_dir: Path | str) -> tuple[np.ndarray, np.ndarray]:
     path = truth_csv_path(data_dir)
     if not path.is_file():
         raise DataFormatError(f"{path}: expected the simulator's test truth file, found none")
-    with path.open(newline="") as handle:
-        rows = list(csv.reader(handle))
-    header = tuple(rows[0]) if rows else ()
-    if header != ("planet_id", *layout.WL_COLUMNS):
-        raise DataFormatError(
-            f"{path}: expected columns planet_id, wl_1..wl_283, found {len(header)} columns"
-        )
-    body = [r for r in rows[1:] if r]
-    ids = np.array([int(r[0]) for r in body], dtype=np.int64)
-    depths = np.array([[float(v) for v in r[1:]] for r in body], dtype=np.float64)
-    return ids, depths.reshape(len(body), layout.N_WAVELENGTHS)
+    table = read_labels(path)  # the same columns as train.csv
+    return table.planet_ids, table.values

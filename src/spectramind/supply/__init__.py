@@ -8,9 +8,9 @@ Usable as functions (the ``sbom`` and ``compliance`` commands call them):
 - :func:`audit_environment`: all of the above in one call, returning a :class:`SupplyReport`.
 """
 
-from spectramind.supply.audit import SupplyReport, audit_environment
 from spectramind.supply.cve import check_cves, parse_pip_audit_json
 from spectramind.supply.findings import Finding, GateResult, GateStatus, SupplyChainError
+from spectramind.supply.gates import SupplyReport, audit_environment
 from spectramind.supply.inventory import (
     Component,
     check_undeclared,

@@ -1,5 +1,8 @@
 """Hold-out validation: split the train planets, score held-out predictions, write score.json.
 
+(Checking a dataset folder against the format is :mod:`spectramind.data.validate`; this module
+is about the model's score on train planets it did not see.)
+
 :func:`holdout_split` ranks planets by a SHA-256 hash of ``(seed, planet_id)``, so the split
 depends only on the seed and the set of ids (not on their order), and adding planets moves
 none of the existing ones between the two sides except through the size of the hold-out.
@@ -12,24 +15,17 @@ train label values as the metric prescribes, and writes ``score.json`` atomicall
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
-import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from spectramind.errors import ConfigError, DataFormatError
-from spectramind.io import atomic_path, load_arrays
-from spectramind.metric import (
-    NaiveReference,
-    ScoreBreakdown,
-    read_numeric_csv,
-    score_tables,
-    truth_values,
-)
+from spectramind.artifacts.predictions import read_predictions
+from spectramind.artifacts.scores import write_score_json
+from spectramind.artifacts.tables import align_on_planet_id, read_labels
+from spectramind.errors import ConfigError
+from spectramind.metric import NaiveReference, ScoreBreakdown, score_tables
 
 log = logging.getLogger(__name__)
 
@@ -62,51 +58,6 @@ def holdout_split(
     return train, val
 
 
-def _json_float(value: float) -> float | None:
-    return value if math.isfinite(value) else None
-
-
-def write_score_json(
-    out_json: Path | str, breakdown: ScoreBreakdown, inputs: Mapping[str, Any] | None = None
-) -> None:
-    """Write ``breakdown`` (plus ``inputs``, e.g. file names) as sorted JSON, atomically."""
-    report = {
-        key: (_json_float(value) if isinstance(value, float) else value)
-        for key, value in breakdown.to_dict().items()
-    }
-    if inputs:
-        report["inputs"] = dict(inputs)
-    text = json.dumps(report, sort_keys=True, indent=2) + "\n"
-    with atomic_path(out_json, ".json") as tmp:
-        tmp.write_text(text)
-
-
-def load_predictions(path: Path | str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(planet_id (n,) int64, mu (n, 283), sigma (n, 283)) of a predictions ``.npz``."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataFormatError(f"{path}: file not found")
-    arrays, _ = load_arrays(path)
-    missing = [k for k in ("planet_id", "mu", "sigma") if k not in arrays]
-    if missing:
-        raise DataFormatError(
-            f"{path}: expected arrays planet_id, mu, sigma, missing {missing} "
-            f"(found {sorted(arrays)})"
-        )
-    ids, mu, sigma = arrays["planet_id"], arrays["mu"], arrays["sigma"]
-    n = ids.shape[0] if ids.ndim == 1 else -1
-    if ids.ndim != 1 or not np.issubdtype(ids.dtype, np.integer):
-        raise DataFormatError(
-            f"{path}: expected planet_id of shape (n,) int, found {ids.shape} {ids.dtype}"
-        )
-    for name, values in (("mu", mu), ("sigma", sigma)):
-        if values.shape != (n, 283):
-            raise DataFormatError(
-                f"{path}: expected {name} of shape ({n}, 283), found {values.shape}"
-            )
-    return ids.astype(np.int64), mu.astype(np.float64), sigma.astype(np.float64)
-
-
 def score_predictions(
     pred_npz: Path | str,
     labels_csv: Path | str,
@@ -120,22 +71,17 @@ def score_predictions(
         train_labels_for_naive: train.csv whose *all* label values give the naive mean/std;
             defaults to ``labels_csv`` (normally the full train.csv).
     """
-    ids, mu, sigma = load_predictions(pred_npz)
-    labels = read_numeric_csv(labels_csv)
-    depths = truth_values(labels)
-    naive_source = (
-        labels if train_labels_for_naive is None else read_numeric_csv(train_labels_for_naive)
+    predictions = read_predictions(pred_npz)
+    labels = read_labels(labels_csv)
+    naive_source = labels if train_labels_for_naive is None else read_labels(train_labels_for_naive)
+    naive = NaiveReference.from_labels(naive_source.values)
+    ids = predictions.planet_id
+    rows = align_on_planet_id(
+        ids, labels.planet_ids, source=str(labels_csv), expected="labels for every predicted planet"
     )
-    naive = NaiveReference.from_labels(truth_values(naive_source))
-    row_of = {int(pid): row for row, pid in enumerate(labels.planet_ids.tolist())}
-    missing = [int(p) for p in ids if int(p) not in row_of]
-    if missing:
-        raise DataFormatError(
-            f"{labels_csv}: planet {missing[0]}: expected labels for every predicted planet, "
-            f"found {len(missing)} missing"
-        )
-    truth = depths[[row_of[int(p)] for p in ids]]
-    return score_tables(ids, truth, ids, mu, sigma, naive, source=str(pred_npz))
+    return score_tables(
+        ids, labels.values[rows], ids, predictions.mu, predictions.sigma, naive, str(pred_npz)
+    )
 
 
 def write_validation_report(
@@ -154,7 +100,7 @@ def write_validation_report(
     if out_json is not None:
         write_score_json(
             out_json,
-            breakdown,
+            breakdown.to_dict(),
             inputs={
                 "predictions": str(pred_npz),
                 "labels": str(labels_csv),
