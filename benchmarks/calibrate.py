@@ -203,11 +203,11 @@ def decode_plan(data: Path, pid: int, path: Path) -> None:
 
 def accuracy(data: Path, pid: int, star_csv: Path) -> None:
     """float32 vs float64 on this visit: flux, and the fitted spectrum in units of its sigma."""
+    from spectramind.artifacts.calibrated import read_calibrated_visit, write_calibrated_visit
     from spectramind.calibrate.config import build_config
     from spectramind.calibrate.pipeline import calibrate_visit
     from spectramind.data import reader
     from spectramind.physics.fit import fit_planet
-    from spectramind.physics.lightcurves import VisitLightCurves
 
     results = {}
     for dtype in ("float32", "float64"):
@@ -220,12 +220,8 @@ def accuracy(data: Path, pid: int, star_csv: Path) -> None:
     fits = {}
     for dtype, visit in results.items():
         with tempfile.TemporaryDirectory() as tmp:
-            from spectramind.calibrate import product
-
-            product.save(Path(tmp) / "v.npz", visit)
-            from spectramind.physics.lightcurves import load_calibrated_visit
-
-            lc: VisitLightCurves = load_calibrated_visit(Path(tmp) / "v.npz")
+            write_calibrated_visit(Path(tmp) / "v.npz", visit)
+            lc = read_calibrated_visit(Path(tmp) / "v.npz")
         fits[dtype] = fit_planet([lc], star, planet_id=pid, split="train")
     d32, d64 = fits["float32"].depth, fits["float64"].depth
     z = np.abs(d32 - d64) / fits["float64"].depth_err

@@ -105,7 +105,7 @@ def simulate(args: argparse.Namespace, data: Path) -> None:
 
 def _simulate_calibrate_one(job: tuple) -> tuple[str, int, int, float, float]:
     """Simulate one planet, calibrate its visits, then delete its raw signal files."""
-    from spectramind.calibrate import product
+    from spectramind.artifacts.calibrated import write_calibrated_visit
     from spectramind.calibrate.pipeline import calibrate_visit
     from spectramind.data import layout
     from spectramind.data.layout import AIRS, FGS
@@ -118,7 +118,7 @@ def _simulate_calibrate_one(job: tuple) -> tuple[str, int, int, float, float]:
     folder = Path(cal) / task.split
     for v in range(len(truth.visits)):
         result = calibrate_visit(task.data_dir, task.split, truth.planet_id, v)
-        product.save(folder / f"{truth.planet_id}_{v}.npz", result)
+        write_calibrated_visit(folder / f"{truth.planet_id}_{v}.npz", result)
         for inst in (AIRS, FGS):
             layout.signal_path(task.data_dir, task.split, truth.planet_id, inst, v).unlink()
     done = time.perf_counter()
@@ -239,12 +239,13 @@ def calibrate(args: argparse.Namespace, data: Path, out: Path) -> dict[str, floa
 
 def _fit_one(job: tuple) -> tuple[int, float, bool]:
     data, split, pid, paths, out, overrides = job
+    from spectramind.artifacts.calibrated import read_calibrated_visit
+    from spectramind.artifacts.fits import write_planet_fit
     from spectramind.data import reader
     from spectramind.physics.fit import fit_planet
-    from spectramind.physics.lightcurves import load_calibrated_visit
 
     star = reader.read_star_info(data, split)[pid]
-    visits = [load_calibrated_visit(p) for p in paths]
+    visits = [read_calibrated_visit(p) for p in paths]
     start = time.perf_counter()
     from dataclasses import replace
 
@@ -253,7 +254,7 @@ def _fit_one(job: tuple) -> tuple[int, float, bool]:
     config = replace(FitConfig(), **overrides)
     result = fit_planet(visits, star, config, planet_id=pid, split=split)
     elapsed = time.perf_counter() - start
-    result.save(out)
+    write_planet_fit(out, result)
     return pid, elapsed, bool(result.meta["fallback"])
 
 

@@ -10,18 +10,25 @@ import importlib
 import json
 import logging
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from spectramind import artifacts
+from spectramind import artifacts, plan
+from spectramind.artifacts.calibrated import (
+    CalibratedVisit,
+    read_calibrated_visit,
+    write_calibrated_visit,
+)
 from spectramind.artifacts.checkpoint import (
     CHECKPOINT_FORMAT,
     REQUIRED_KEYS,
     read_checkpoint,
     write_checkpoint,
 )
+from spectramind.artifacts.fits import PlanetFit, read_planet_fit, write_planet_fit
 from spectramind.artifacts.predictions import Predictions, read_predictions, write_predictions
 from spectramind.artifacts.scores import read_score_json, write_score_json
 from spectramind.artifacts.submission import read_submission_csv
@@ -144,7 +151,7 @@ def test_predictions_writer_refuses_bad_values_and_writes_nothing(tmp_path, arra
 def test_predictions_reader_refuses_bad_files(tmp_path):
     ids, mu, sigma = _arrays()
     save_arrays(tmp_path / "short.npz", {"planet_id": ids, "mu": mu})
-    with pytest.raises(DataFormatError, match=r"short\.npz: expected arrays .*missing \['sigma'\]"):
+    with pytest.raises(DataFormatError, match=r"short\.npz: missing arrays \['sigma'\]"):
         read_predictions(tmp_path / "short.npz")
     save_arrays(tmp_path / "twice.npz", {"planet_id": ids[[0, 0, 1]], "mu": mu, "sigma": sigma})
     with pytest.raises(DataFormatError, match=r"twice\.npz: planet 100: expected one row"):
@@ -256,14 +263,178 @@ def test_report_title_names_the_score_and_its_data(tmp_path):
     )
 
 
+# --- calibrated visit ----------------------------------------------------------------------------
+
+
+def _visit(n_bins=12, planet_id=7, seed=0) -> CalibratedVisit:
+    rng = np.random.default_rng(seed)
+    flux = rng.uniform(1e3, 2e3, (n_bins, N_WL))
+    meta = {"planet_id": planet_id, "split": "test", "visit": 1, "regressor_names": ["x", "y"]}
+    return CalibratedVisit(
+        np.arange(n_bins) * 0.1,
+        flux,
+        np.sqrt(flux),
+        np.where(np.arange(N_WL) == 5, 4, 0).astype(np.uint16),
+        rng.standard_normal((n_bins, 2)),
+        meta,
+    )
+
+
+def test_calibrated_visit_round_trip_byte_stable(tmp_path):
+    visit = _visit()
+    write_calibrated_visit(tmp_path / "a.npz", visit)
+    write_calibrated_visit(tmp_path / "sub" / "b.npz", visit)
+    assert (tmp_path / "a.npz").read_bytes() == (tmp_path / "sub" / "b.npz").read_bytes()
+    back = read_calibrated_visit(tmp_path / "a.npz")
+    assert back.source == str(tmp_path / "a.npz") and back.meta == visit.meta
+    assert (back.planet_id, back.split, back.visit, back.regressor_names) == (
+        7,
+        "test",
+        1,
+        ("x", "y"),
+    )
+    for name, array in visit.arrays().items():
+        np.testing.assert_array_equal(getattr(back, name), array)
+        assert getattr(back, name).dtype == array.dtype
+    assert back.n_bins == 12
+    with np.load(tmp_path / "a.npz") as raw:  # the dtypes of docs/CONTRACTS.md, in the file
+        assert {k: str(raw[k].dtype) for k in raw.files if k != "meta"} == {
+            "time_h": "float64",
+            "flux": "float64",
+            "flux_err": "float64",
+            "quality": "uint16",
+            "regressors": "float64",
+        }
+
+
+def test_calibrated_visit_reader_refuses_bad_files_naming_them(tmp_path):
+    good = _visit().arrays()
+    meta = _visit().meta
+    with pytest.raises(DataFormatError, match=r"gone\.npz: calibrated visit file not found"):
+        read_calibrated_visit(tmp_path / "gone.npz")
+    (tmp_path / "junk.npz").write_bytes(b"not a zip")
+    with pytest.raises(DataFormatError, match=r"junk\.npz: not a readable calibrated visit"):
+        read_calibrated_visit(tmp_path / "junk.npz")
+    cases = {
+        "short": (
+            {k: v for k, v in good.items() if k != "regressors"},
+            meta,
+            r"missing arrays \['regressors'\]",
+        ),
+        "flux": (
+            {**good, "flux": good["flux"][:, :282]},
+            meta,
+            r"expected flux of shape \(12, 283\), found \(12, 282\)",
+        ),
+        "regressors": (
+            {**good, "regressors": good["regressors"][:5]},
+            meta,
+            r"expected regressors of shape \(12, k\)",
+        ),
+        "quality": (
+            {**good, "quality": good["quality"] * 0.5},
+            meta,
+            "expected integer quality bits",
+        ),
+        "meta": (good, {**meta, "planet_id": "seven"}, "expected an integer meta planet_id"),
+    }
+    for name, (arrays, file_meta, pattern) in cases.items():
+        path = tmp_path / f"{name}.npz"
+        save_arrays(path, arrays, file_meta)  # bypasses the writer
+        with pytest.raises(DataFormatError, match=rf"{name}\.npz: .*{pattern}"):
+            read_calibrated_visit(path)
+
+
+def test_calibrated_visit_record_refuses_a_bad_shape_before_writing(tmp_path):
+    visit = _visit()
+    with pytest.raises(DataFormatError, match=r"expected flux_err of shape \(12, 283\)"):
+        replace(visit, flux_err=visit.flux_err[:, :10])
+    with pytest.raises(DataFormatError, match=r"expected time_h of shape"):
+        replace(visit, time_h=visit.time_h[:, None])
+
+
+# --- physics fit ---------------------------------------------------------------------------------
+
+
+def _fit(planet_id=7, n_features=3) -> PlanetFit:
+    rng = np.random.default_rng(planet_id)
+    meta = {"planet_id": planet_id, "split": "train", "feature_names": ["a", "b", "c"]}
+    return PlanetFit(
+        rng.uniform(0.01, 0.02, N_WL),
+        rng.uniform(1e-5, 1e-4, N_WL),
+        rng.standard_normal(n_features),
+        meta,
+    )
+
+
+def test_planet_fit_round_trip_byte_stable(tmp_path):
+    fit = _fit()
+    write_planet_fit(tmp_path / "a.npz", fit)
+    write_planet_fit(tmp_path / "sub" / "b.npz", fit)
+    assert (tmp_path / "a.npz").read_bytes() == (tmp_path / "sub" / "b.npz").read_bytes()
+    back = read_planet_fit(tmp_path / "a.npz")
+    assert back.meta == fit.meta and back.planet_id == 7 and back.feature_names == ["a", "b", "c"]
+    for name in ("depth", "depth_err", "features"):
+        np.testing.assert_array_equal(getattr(back, name), getattr(fit, name))
+
+
+def test_planet_fit_writer_refuses_bad_values_and_writes_nothing(tmp_path):
+    fit = _fit()
+    out = tmp_path / "fit" / "7.npz"
+    depth_err = fit.depth_err.copy()
+    depth_err[4] = 0.0
+    with pytest.raises(DataFormatError, match=r"expected depth_err > 0"):
+        write_planet_fit(out, replace(fit, depth_err=depth_err))
+    depth = fit.depth.copy()
+    depth[9] = np.nan
+    with pytest.raises(DataFormatError, match=r"non-finite depth \(first at index 9\)"):
+        write_planet_fit(out, replace(fit, depth=depth))
+    assert not out.exists() and not out.parent.exists()
+
+
+def test_planet_fit_reader_refuses_bad_files_naming_them(tmp_path):
+    fit = _fit()
+    arrays = {"depth": fit.depth, "depth_err": fit.depth_err, "features": fit.features}
+    cases = {
+        "short": (
+            {k: v for k, v in arrays.items() if k != "features"},
+            fit.meta,
+            r"missing arrays \['features'\]",
+        ),
+        "depth": (
+            {**arrays, "depth": fit.depth[:-1]},
+            fit.meta,
+            r"expected depth of shape \(283,\), found \(282,\)",
+        ),
+        "features": (
+            {**arrays, "features": fit.features[:, None]},
+            fit.meta,
+            "expected 1-D features",
+        ),
+        "noid": (arrays, {"split": "train"}, "no planet_id in meta and the file name is not"),
+    }
+    for name, (file_arrays, meta, pattern) in cases.items():
+        path = tmp_path / f"{name}.npz"
+        save_arrays(path, file_arrays, meta)  # bypasses the writer
+        with pytest.raises(DataFormatError, match=rf"{name}\.npz: {pattern}"):
+            read_planet_fit(path)
+    save_arrays(tmp_path / "12.npz", arrays, {"split": "train"})  # the id from the file name
+    assert read_planet_fit(tmp_path / "12.npz").planet_id == 12
+    (tmp_path / "junk.npz").write_bytes(b"not a zip")
+    with pytest.raises(DataFormatError, match=r"junk\.npz: not a readable physics fit \.npz"):
+        read_planet_fit(tmp_path / "junk.npz")
+
+
 # --- the contract table --------------------------------------------------------------------------
 
 
 def test_contract_table_matches_the_code():
     text = (REPO / "docs" / "CONTRACTS.md").read_text()
     rows = [line for line in text.splitlines() if line.startswith("| ") and "`: " in line]
-    assert len(rows) == 5, rows
+    assert len(rows) == 7, rows
     paths = {
+        "calibrated": [plan.calibrated_path("{split}", "{planet_id}", "{visit}")],
+        "fits": [plan.fit_path("{split}", "{planet_id}")],
         "predictions": [artifacts.predictions_path("test"), artifacts.predictions_path("holdout")],
         "submission": [artifacts.submission_path()],
         "checkpoint": [artifacts.checkpoint_path()],

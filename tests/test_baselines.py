@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from spectramind import baselines
+from spectramind.artifacts.calibrated import CalibratedVisit, write_calibrated_visit
 from spectramind.baselines import BaselineConfig, BaselineFitError
-from spectramind.io import save_arrays
 from spectramind.metric import NaiveReference, score_arrays
 
 N_WL = 283
@@ -86,14 +86,19 @@ def test_flat_curve_has_no_transit():
         baselines.fit_visit(time_h, np.ones((200, N_WL)))
 
 
+def _calibrated(time_h, flux, meta) -> CalibratedVisit:
+    """A calibrated visit with unit errors, good quality and no regressors."""
+    n_bins = time_h.size
+    quality = np.zeros(N_WL, dtype=np.uint16)
+    return CalibratedVisit(time_h, flux, np.ones_like(flux), quality, np.zeros((n_bins, 0)), meta)
+
+
 def test_planet_baseline_from_calibrated_files(tmp_path):
     paths = []
     for v, seed in enumerate((11, 12)):
         time_h, flux = visit(0.02, seed=seed)
         path = tmp_path / f"visit_{v}.npz"
-        arrays = {"time_h": time_h, "flux": flux, "flux_err": np.ones_like(flux)}
-        arrays["quality"] = np.zeros(N_WL, dtype=np.uint16)
-        save_arrays(path, arrays, {"planet_id": 77, "visit": v})
+        write_calibrated_visit(path, _calibrated(time_h, flux, {"planet_id": 77, "visit": v}))
         paths.append(path)
     config = BaselineConfig(sigma=4e-4)
     result = baselines.planet_baseline(paths, config)
@@ -104,8 +109,9 @@ def test_planet_baseline_from_calibrated_files(tmp_path):
     assert abs(result.depth[0] - 0.02) < 1e-4
 
     flat = tmp_path / "flat.npz"
-    save_arrays(flat, {"time_h": np.linspace(0, 7.5, 200), "flux": np.ones((200, N_WL))},
-                {"planet_id": 78})  # fmt: skip
+    write_calibrated_visit(
+        flat, _calibrated(np.linspace(0, 7.5, 200), np.ones((200, N_WL)), {"planet_id": 78})
+    )
     failed = baselines.planet_baseline([flat], config)
     assert failed.fallback and failed.reasons
     np.testing.assert_allclose(failed.depth, config.fallback_depth)

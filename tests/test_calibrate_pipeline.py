@@ -16,7 +16,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from spectramind.calibrate import product, steps
+from spectramind.artifacts.calibrated import read_calibrated_visit, write_calibrated_visit
+from spectramind.calibrate import steps
 from spectramind.calibrate.config import build_config
 from spectramind.calibrate.pipeline import calibrate_visit
 from spectramind.calibrate.product import Quality
@@ -310,7 +311,7 @@ def test_cli_writes_byte_identical_files_and_reports_errors(planet, tmp_path):
         assert run.returncode == 0, run.stderr
         outs.append((tmp_path / name).read_bytes())
     assert outs[0] == outs[1]
-    v = product.load(tmp_path / "a.npz")
+    v = read_calibrated_visit(tmp_path / "a.npz")
     assert v.meta["planet_id"] == pid and v.meta["split"] == SPLIT and v.meta["visit"] == 0
     cfg = tmp_path / "c.yaml"
     cfg.write_text("steps:\n  linearity:\n    skip: true\n")
@@ -321,7 +322,7 @@ def test_cli_writes_byte_identical_files_and_reports_errors(planet, tmp_path):
     )
     assert run.returncode == 0, run.stderr
     assert "calibrated 1/1" in run.stderr
-    v = product.load(tmp_path / "many" / f"{pid}_0.npz")
+    v = read_calibrated_visit(tmp_path / "many" / f"{pid}_0.npz")
     status = {s["name"]: s["status"] for s in v.meta["steps"]}
     assert status["linearity"] == "SKIPPED" and status["dark"] == "COMPLETE"
     run = subprocess.run(
@@ -429,8 +430,8 @@ def test_fused_and_numpy_engines_give_the_same_bytes(planet, default_result, tmp
     """The compiled frame pass is an implementation detail: each step's numpy ``run`` gives the
     same file, for the default chain and the starter preset (float64, sum-binning)."""
     numpy_engine = calibrate_visit(*planet_args(planet), cfg=build_config(), engine="numpy")
-    product.save(tmp_path / "fused.npz", default_result)
-    product.save(tmp_path / "numpy.npz", numpy_engine)
+    write_calibrated_visit(tmp_path / "fused.npz", default_result)
+    write_calibrated_visit(tmp_path / "numpy.npz", numpy_engine)
     assert (tmp_path / "fused.npz").read_bytes() == (tmp_path / "numpy.npz").read_bytes()
     starter = build_config({"steps": {**BIN5, "linearity": {"skip": False}}}, preset="starter")
     a = calibrate_visit(*planet_args(planet), cfg=starter, engine="fused")

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from spectramind.lineage import LineageError, _group_rules, _params, out_path
+from spectramind.lineage import LineageError, _commands_run, _group_rules, _params, out_path
 from spectramind.lineage.imports import import_closure, subcommand_modules
 from spectramind.lineage.workflow_source import WHOLE, WorkflowSource
 
@@ -155,6 +155,18 @@ def test_subcommands_map_to_the_module_that_adds_them():
     assert found["run-stage"] == "spectramind.commands.run_stage"
     assert found["determinism-check"] == "spectramind.commands.determinism"
     assert found["lineage"] == "spectramind.commands.lineage"
+    assert found["check"] == "spectramind.commands.cve"  # a sub-action, added by add_command
+
+
+def test_a_rule_running_a_subcommand_no_module_adds_is_refused():
+    scripts = {"spectramind": "spectramind.cli"}
+    subcommands = {"fit": "spectramind.commands.fit"}
+    assert _commands_run("spectramind -v fit --out {output:q}", scripts, subcommands) == {
+        "spectramind.cli",
+        "spectramind.commands.fit",
+    }
+    with pytest.raises(LineageError, match="runs `spectramind fitt`, but no module"):
+        _commands_run("spectramind fitt --out {output:q}", scripts, subcommands)
 
 
 RULES = """\

@@ -66,7 +66,7 @@ def test_fisher_std_is_the_least_squares_scatter() -> None:
 
 
 def test_generic_json_matches_simulator_truth(tmp_path: Path) -> None:
-    from spectramind.calibrate import product
+    from spectramind.artifacts.calibrated import write_calibrated_visit
     from spectramind.calibrate.pipeline import calibrate_visit
     from spectramind.data import reader
     from spectramind.simulate import SimulationConfig, planet_truth, simulate_dataset
@@ -78,7 +78,7 @@ def test_generic_json_matches_simulator_truth(tmp_path: Path) -> None:
     (pid,) = reader.discover_planets(data, "test")
     cal = tmp_path / "cal"
     (cal / "test").mkdir(parents=True)
-    product.save(cal / "test" / f"{pid}_0.npz", calibrate_visit(data, "test", pid, 0))
+    write_calibrated_visit(cal / "test" / f"{pid}_0.npz", calibrate_visit(data, "test", pid, 0))
     from_npz = ic.planet_depth_std(data, cal, "test", pid)
     assert from_npz.shape == (layout.N_WAVELENGTHS,) and np.all(np.isfinite(from_npz))
     assert 1e-5 < np.median(from_npz[1:]) < 1e-2

@@ -27,10 +27,10 @@ from pathlib import Path
 
 import numpy as np
 
+from spectramind.artifacts.calibrated import read_calibrated_visit
 from spectramind.artifacts.predictions import write_predictions
 from spectramind.data import layout
 from spectramind.errors import DataFormatError, SpectraMindError
-from spectramind.io import load_arrays
 
 log = logging.getLogger(__name__)
 
@@ -265,16 +265,11 @@ def planet_baseline(
     """
     depths, reasons = [], []
     for path in calibrated_paths:
-        arrays, meta = load_arrays(path)
-        missing = [k for k in ("time_h", "flux") if k not in arrays]
-        if missing:
-            raise DataFormatError(
-                f"{path}: expected calibrated arrays time_h, flux; missing {missing}"
-            )
+        visit = read_calibrated_visit(path)
         if planet_id is None:
-            planet_id = int(meta["planet_id"]) if "planet_id" in meta else None
+            planet_id = visit.planet_id
         try:
-            fit = fit_visit(arrays["time_h"], arrays["flux"], arrays.get("quality"), config)
+            fit = fit_visit(visit.time_h, visit.flux, visit.quality, config)
         except BaselineFitError as err:
             log.warning("%s: baseline fit failed (%s); visit skipped", path, err)
             reasons.append(f"{Path(path).name}: {err}")

@@ -20,11 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
+from spectramind.artifacts.calibrated import read_calibrated_visit
 from spectramind.artifacts.predictions import read_predictions
 from spectramind.artifacts.scores import read_score_json
 from spectramind.artifacts.tables import align_on_planet_id, read_labels
 from spectramind.data import layout, reader
-from spectramind.io import atomic_path, load_arrays
+from spectramind.io import atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -61,12 +62,12 @@ def raw_white_light_curve(data_dir: Path, split: str, planet_id: int, visit: int
 
 
 def plot_light_curves(data_dir: Path, calibrated_path: Path, out: Path) -> None:
-    arrays, meta = load_arrays(calibrated_path)
-    planet_id, split, visit = int(meta["planet_id"]), meta["split"], int(meta["visit"])
+    calibrated = read_calibrated_visit(calibrated_path)
+    planet_id, split, visit = calibrated.planet_id, calibrated.split, calibrated.visit
     raw = raw_white_light_curve(Path(data_dir), split, planet_id, visit)
     axis = reader.read_axis_info(data_dir)
     raw_time_h = axis.airs_time_h[1::2][: raw.size]
-    flux = arrays["flux"]  # (n_bins, 283)
+    flux = calibrated.flux  # (n_bins, 283)
     fgs = flux[:, 0]
     airs_white = np.nansum(flux[:, 1:], axis=1)
     plt = _pyplot()
@@ -74,9 +75,9 @@ def plot_light_curves(data_dir: Path, calibrated_path: Path, out: Path) -> None:
     axes[0].plot(raw_time_h, raw / np.nanmedian(raw), ".", ms=2, color="0.4")
     axes[0].set_ylabel("raw AIRS CDS sum / median")
     axes[0].set_title(f"planet {planet_id} ({split}, visit {visit})")
-    axes[1].plot(arrays["time_h"], fgs / np.nanmedian(fgs), ".", ms=3, label="FGS1")
+    axes[1].plot(calibrated.time_h, fgs / np.nanmedian(fgs), ".", ms=3, label="FGS1")
     axes[1].plot(
-        arrays["time_h"], airs_white / np.nanmedian(airs_white), ".", ms=3, label="AIRS white"
+        calibrated.time_h, airs_white / np.nanmedian(airs_white), ".", ms=3, label="AIRS white"
     )
     axes[1].set_ylabel("calibrated flux / median")
     axes[1].set_xlabel("time [h]")

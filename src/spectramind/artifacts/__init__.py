@@ -1,5 +1,9 @@
 """The files passed between stages: for each, one typed record, one reader, one writer, one path.
 
+- calibrated visit (:mod:`.calibrated`): :class:`CalibratedVisit`, :func:`read_calibrated_visit`,
+  :func:`write_calibrated_visit`, :func:`spectramind.plan.calibrated_path`.
+- physics fit (:mod:`.fits`): :class:`PlanetFit`, :func:`read_planet_fit`,
+  :func:`write_planet_fit`, :func:`spectramind.plan.fit_path`.
 - planet tables (labels, star info, sample submission, truth; :mod:`.tables`):
   :func:`read_planet_table` and the typed :func:`read_labels`, :func:`read_star_info`,
   :func:`read_sample_submission`; one alignment helper, :func:`align_on_planet_id`.
@@ -17,10 +21,10 @@ read_predictions``): the package itself only carries the paths (:mod:`.paths`), 
 command parsers can name them without importing numpy, and so that the static import closure of
 a stage (``spectramind lineage``) names exactly the artifact modules it uses.
 
-The calibrated visit and the physics fit are the physics stages' own formats
-(:mod:`spectramind.calibrate.product`, :mod:`spectramind.physics`). Every reader refuses a bad
-file with :class:`~spectramind.errors.DataFormatError` naming the file (and the planet), and every
-writer writes atomically, so a refusal leaves no partial output.
+The per-planet paths of the calibrated visits and the physics fits are :mod:`spectramind.plan`'s
+(they depend on the dataset's planets and visits). Every reader refuses a bad file with
+:class:`~spectramind.errors.DataFormatError` naming the file (and the planet), and every writer
+writes atomically, so a refusal leaves no partial output.
 """
 
 from spectramind.artifacts.paths import (

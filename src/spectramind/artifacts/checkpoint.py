@@ -66,7 +66,14 @@ def read_checkpoint(
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     # A truncated or foreign file fails inside torch with any of these (struct.error: a zip
     # header cut short).
-    except (RuntimeError, pickle.UnpicklingError, EOFError, OSError, ValueError, struct.error) as err:
+    except (
+        RuntimeError,
+        pickle.UnpicklingError,
+        EOFError,
+        OSError,
+        ValueError,
+        struct.error,
+    ) as err:
         message = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise DataFormatError(f"{path}: not a readable checkpoint ({message})") from err
     if not isinstance(checkpoint, dict) or checkpoint.get("format") not in formats:

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from spectramind.data import layout
+from spectramind.artifacts._npz import open_npz
 from spectramind.errors import DataFormatError, SubmissionFormatError
 from spectramind.io import load_arrays, save_arrays
 from spectramind.repro.hashing import sha256_file
@@ -128,17 +129,5 @@ def write_predictions(
 
 def read_predictions(path: Path | str) -> Predictions:
     """Read and validate a predictions file; a bad file raises naming it (and the planet)."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataFormatError(f"{path}: file not found")
-    try:
-        arrays, meta = load_arrays(path)
-    except (OSError, ValueError, KeyError) as err:
-        raise DataFormatError(f"{path}: not a readable predictions .npz ({err})") from err
-    missing = [k for k in ARRAYS if k not in arrays]
-    if missing:
-        raise DataFormatError(
-            f"{path}: expected arrays planet_id, mu, sigma, missing {missing} "
-            f"(found {sorted(arrays)})"
-        )
+    arrays, meta = open_npz(Path(path), "predictions", ARRAYS)
     return Predictions(arrays["planet_id"], arrays["mu"], arrays["sigma"], meta, source=str(path))

@@ -37,10 +37,11 @@ from typing import Any, TypeVar
 import numpy as np
 
 from spectramind import __version__
+from spectramind.artifacts.calibrated import CalibratedVisit
 from spectramind.calibrate import config as cfgmod
 from spectramind.calibrate import selection, steps
 from spectramind.calibrate.config import CalibrationConfig
-from spectramind.calibrate.product import CalibratedVisit, Quality
+from spectramind.calibrate.product import Quality
 from spectramind.calibrate.state import (
     BinnedInstrument,
     FrameBlock,

@@ -14,19 +14,13 @@ import argparse
 import logging
 from pathlib import Path
 
+from spectramind.commands._common import add_calibrated_visits_option, add_command
+
 log = logging.getLogger(__name__)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "baseline",
-        help="public baseline: one white-light depth for all wavelengths, constant sigma",
-        description=(
-            "White light curve, ingress/egress, cubic baseline with one box depth; the same "
-            "depth at all 283 wavelengths and one sigma. With --labels, the depth scale and "
-            "sigma are fitted on the labelled planets and the others are predicted."
-        ),
-    )
+    parser = add_command(subparsers, "baseline", run)
     parser.add_argument(
         "--calibrated-dir",
         type=Path,
@@ -35,13 +29,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="DIR",
         help="folder of calibrated visit files <planet_id>_<visit>.npz (repeatable)",
     )
-    parser.add_argument(
-        "--calibrated",
-        type=Path,
-        nargs="+",
-        default=[],
-        metavar="VISIT.npz",
-        help="calibrated visit files (planet id from the file meta or name)",
+    add_calibrated_visits_option(
+        parser, "calibrated visit files (planet id from the file meta or name)"
     )
     parser.add_argument(
         "--labels",
@@ -58,7 +47,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--sigma", type=float, help="constant sigma (overrides the calibration)")
     parser.add_argument("--depth-scale", type=float, help="depth scale (overrides the calibration)")
-    parser.set_defaults(func=run)
 
 
 FULL_OBSERVATION_H = 7.5  # length of a real visit [h]; the baseline defaults suit it
@@ -73,12 +61,11 @@ def time_scaled_config(config, paths_by_planet: dict):
     """
     from dataclasses import replace
 
-    from spectramind.io import load_arrays
+    from spectramind.artifacts.calibrated import read_calibrated_visit
 
     spans = []
     for paths in paths_by_planet.values():
-        arrays, _ = load_arrays(paths[0])
-        t = arrays["time_h"]
+        t = read_calibrated_visit(paths[0]).time_h
         spans.append(float(t.max() - t.min()) if t.size > 1 else FULL_OBSERVATION_H)
         if len(spans) >= 5:
             break
@@ -88,8 +75,8 @@ def time_scaled_config(config, paths_by_planet: dict):
 
 def group_by_planet(dirs: list[Path], files: list[Path]) -> dict[int, list[Path]]:
     """``{planet_id: [visit files]}`` from folders of ``<planet_id>_<visit>.npz`` and files."""
+    from spectramind.artifacts.calibrated import read_calibrated_visit
     from spectramind.errors import DataFormatError
-    from spectramind.io import load_arrays
 
     paths = list(files)
     for folder in dirs:
@@ -107,12 +94,11 @@ def group_by_planet(dirs: list[Path], files: list[Path]) -> dict[int, list[Path]
         if stem.isdigit():
             pid = int(stem)
         else:
-            _, meta = load_arrays(path)
-            if "planet_id" not in meta:
+            pid = read_calibrated_visit(path).planet_id
+            if pid is None:
                 raise DataFormatError(
                     f"{path}: no planet_id in meta and the name is not <planet_id>_<visit>.npz"
                 )
-            pid = int(meta["planet_id"])
         groups.setdefault(pid, []).append(path)
     if not groups:
         raise DataFormatError("no calibrated visit files given (--calibrated-dir / --calibrated)")
@@ -120,6 +106,12 @@ def group_by_planet(dirs: list[Path], files: list[Path]) -> dict[int, list[Path]
 
 
 def run(args: argparse.Namespace) -> int:
+    """public baseline: one white-light depth for all wavelengths, constant sigma
+
+    White light curve, ingress/egress, cubic baseline with one box depth; the same depth at
+    all 283 wavelengths and one sigma. With --labels, the depth scale and sigma are fitted on
+    the labelled planets and the others are predicted.
+    """
     from dataclasses import replace
 
     import numpy as np

@@ -5,24 +5,12 @@ from __future__ import annotations
 import argparse
 
 from spectramind.artifacts.paths import checkpoint_path
+from spectramind.commands._common import add_command
 from spectramind.commands.export_model import add_runs_root_argument
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "bundle",
-        help="write an offline bundle (wheelhouse, model, SBOMs, run.sh, notebook) for Kaggle",
-        description=(
-            "Writes OUT: wheels/ (the project wheel and every runtime dependency at its "
-            "requirements.lock pin), model/ (checkpoint, training record, config snapshot), "
-            "sbom/, run.sh [INPUT_DIR] [WORKING_DIR], spectramind-submit.ipynb and BUNDLE.json "
-            "(commit, dirty flag, lock and checkpoint hashes, every file's hash). Run in the "
-            "checkout that trained the checkpoint. The same inputs give the same bytes; the "
-            "SHA-256 of BUNDLE.json, printed at the end, names the bundle. Dependency wheels "
-            "are fetched once through pip's configured indexes into --cache (pass "
-            "--pip-arg=--no-index --pip-arg=--find-links=DIR to stay offline)."
-        ),
-    )
+    parser = add_command(subparsers, "bundle", run)
     parser.add_argument("--out", required=True, help="bundle folder to create (must not exist)")
     parser.add_argument(
         "--ckpt",
@@ -47,10 +35,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="extra argument for pip download / pip wheel (repeatable)",
     )
     add_runs_root_argument(parser)
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    """write an offline bundle (wheelhouse, model, SBOMs, run.sh, notebook) for Kaggle
+
+    Writes OUT: wheels/ (the project wheel and every runtime dependency at its
+    requirements.lock pin), model/ (checkpoint, training record, config snapshot), sbom/,
+    run.sh [INPUT_DIR] [WORKING_DIR], spectramind-submit.ipynb and BUNDLE.json (commit, dirty
+    flag, lock and checkpoint hashes, every file's hash). Run in the checkout that trained the
+    checkpoint. The same inputs give the same bytes; the SHA-256 of BUNDLE.json, printed at the
+    end, names the bundle. Dependency wheels are fetched once through pip's configured indexes
+    into --cache (pass --pip-arg=--no-index --pip-arg=--find-links=DIR to stay offline).
+    """
     import logging
     import sys
 

@@ -11,19 +11,13 @@ import argparse
 import logging
 import time
 
+from spectramind.commands._common import add_command
+
 log = logging.getLogger(__name__)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "calibrate",
-        help="calibrate raw AIRS-CH0/FGS1 frames into light curves (one file per visit)",
-        description=(
-            "Calibrate planet visits: ADC decode, crop, hot/dead masking, linearity, dark, CDS, "
-            "flat, cosmic rays, time binning, background, jitter regressors, extraction. "
-            "Writes the calibrated visit file of docs/CONTRACTS.md."
-        ),
-    )
+    parser = add_command(subparsers, "calibrate", run)
     parser.add_argument("--data-dir", required=True, help="dataset folder (Kaggle layout)")
     parser.add_argument("--split", required=True, choices=["train", "test"])
     parser.add_argument(
@@ -47,14 +41,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--preset", choices=["default", "starter"], default=None, help="parameter preset"
     )
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    """calibrate raw AIRS-CH0/FGS1 frames into light curves (one file per visit)
+
+    Calibrate planet visits: ADC decode, crop, hot/dead masking, linearity, dark, CDS, flat,
+    cosmic rays, time binning, background, jitter regressors, extraction. Writes the calibrated
+    visit file of docs/CONTRACTS.md.
+    """
     from pathlib import Path
 
+    from spectramind.artifacts.calibrated import write_calibrated_visit
     from spectramind.calibrate import config as cfgmod
-    from spectramind.calibrate import product
     from spectramind.calibrate.pipeline import StepTimer, calibrate_visit
     from spectramind.data.reader import discover_visits
     from spectramind.errors import ConfigError
@@ -89,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     for i, (pid, visit, path) in enumerate(jobs, 1):
         t0 = time.perf_counter()
         result = calibrate_visit(args.data_dir, args.split, pid, visit, cfg, timer)
-        product.save(path, result)
+        write_calibrated_visit(path, result)
         elapsed = time.perf_counter() - started
         log.info(
             "calibrated %d/%d: planet %s visit %s in %.1f s -> %s (eta %.0f s)",

@@ -7,21 +7,11 @@ import json
 import sys
 from pathlib import Path
 
+from spectramind.commands._common import add_command
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "compliance",
-        help="check the ADR-0006 gates on a finished run; exit 1 if any fails",
-        description=(
-            "Checks a finished run against the reproducibility standard: events.jsonl for every "
-            "stage, config snapshot recorded and unchanged, artifacts re-hash, `dvc status` "
-            "clean, SBOMs present and valid (declared packages, licenses), determinism check "
-            "passed, the run's RO-Crate valid (roc-validator, offline), no known vulnerability "
-            "in the locked versions (vendored advisory snapshot, offline). Prints one PASS/FAIL "
-            "line per gate and exits 1 if any gate fails. "
-            "See docs/compliance.md."
-        ),
-    )
+    parser = add_command(subparsers, "compliance", run)
     parser.add_argument("run_id", nargs="?", help="run id YYYYMMDD_HHMMSS (default: latest)")
     parser.add_argument(
         "--repo", type=Path, default=Path("."), help="workflow folder (default: current)"
@@ -48,10 +38,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="exported crate of the run to validate (default: export one to a temporary folder)",
     )
     parser.add_argument("--json", type=Path, default=None, help="also write the report as JSON")
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    """check the ADR-0006 gates on a finished run; exit 1 if any fails
+
+    Checks a finished run against the reproducibility standard: events.jsonl for every
+    stage, config snapshot recorded and unchanged, artifacts re-hash, `dvc status` clean, SBOMs
+    present and valid (declared packages, licenses), determinism check passed, the run's
+    RO-Crate valid (roc-validator, offline), no known vulnerability in the locked versions
+    (vendored advisory snapshot, offline). Prints one PASS/FAIL line per gate and exits 1 if
+    any gate fails. See docs/compliance.md.
+    """
     from spectramind.compliance import check_compliance
     from spectramind.io import atomic_path
 

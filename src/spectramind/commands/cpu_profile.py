@@ -6,26 +6,25 @@ import argparse
 import shlex
 import sys
 
+from spectramind.commands._common import add_command
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "cpu-profile",
-        help="print the environment variables that emulate another CPU (for tests and repros)",
-        description=(
-            "Prints `export NAME=VALUE` lines that make numpy, torch, OpenBLAS, MKL, oneDNN and "
-            "glibc's libm behave as on another x86-64 CPU, e.g. "
-            '`eval "$(spectramind cpu-profile lower)" && pytest`. The profile\'s thread count '
-            "is for `--config threads=N` (printed as a comment). Every spectramind command "
-            "pins its kernels whatever these say (docs/reproducibility.md), so outputs must not "
-            "change: that is what the profile tests."
-        ),
-    )
+    parser = add_command(subparsers, "cpu-profile", run)
     parser.add_argument("profile", nargs="?", default="lower", help="profile name (lower)")
     parser.add_argument("--list", action="store_true", help="list the profiles and exit")
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    """print the environment variables that emulate another CPU (for tests and repros)
+
+    Prints `export NAME=VALUE` lines that make numpy, torch, OpenBLAS, MKL, oneDNN and
+    glibc's libm behave as on another x86-64 CPU, e.g.
+    `eval "$(spectramind cpu-profile lower)" && pytest`. The profile's thread count is for
+    `--config threads=N` (printed as a comment). Every spectramind command pins its kernels
+    whatever these say (docs/reproducibility.md), so outputs must not change: that is what the
+    profile tests.
+    """
     from spectramind.errors import ConfigError
     from spectramind.repro.cpu import PINNED_VARIABLES, PROFILES
 

@@ -7,6 +7,13 @@ import json
 import sys
 from pathlib import Path
 
+from spectramind.commands._common import (
+    add_command,
+    add_ignore_file_option,
+    add_lock_option,
+    add_path_option,
+)
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -21,31 +28,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     actions = parser.add_subparsers(dest="cve_command", metavar="ACTION", required=True)
 
-    check = actions.add_parser(
-        "check",
-        help="fail (exit 1) on a known vulnerability that is not ignored",
-        description=(
-            "Exit 0 when no locked version has a known, non-ignored advisory in the snapshot; "
-            "1 when one has (each listed with its ids and fixed versions); 2 on a usage error."
-        ),
-    )
-    check.add_argument(
-        "--lock",
-        type=Path,
-        default=Path("requirements.lock"),
-        help="pins to check (default requirements.lock)",
-    )
-    check.add_argument(
-        "--ignore-file",
-        type=Path,
-        default=Path("config/sbom-ignore.yaml"),
-        help="curated ignores, `cves:` list (default config/sbom-ignore.yaml)",
-    )
-    check.add_argument(
+    check = add_command(actions, "check", run_check)
+    add_lock_option(check, "pins to check")
+    add_ignore_file_option(check, "curated ignores, `cves:` list")
+    add_path_option(
+        check,
         "--snapshot",
-        type=Path,
-        default=None,
-        help="advisory snapshot folder (default: the one vendored in the package)",
+        None,
+        "advisory snapshot folder (default: the one vendored in the package)",
     )
     check.add_argument(
         "--max-age-days",
@@ -54,39 +44,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="also fail when the snapshot is older than this",
     )
     check.add_argument("--json", type=Path, default=None, help="also write the result as JSON")
-    check.set_defaults(func=run_check)
 
-    refresh = actions.add_parser(
-        "refresh",
-        help="rebuild the vendored snapshot from a checkout of the live database",
-        description=(
-            "Copies, unchanged, every advisory of a PyPA advisory-database checkout that "
-            "affects a package of the lock into the snapshot folder, with snapshot.json "
-            "(commit, date) and the CC-BY 4.0 attribution. Run online by the weekly "
-            "sbom-refresh workflow, which opens the resulting diff as a pull request."
-        ),
-    )
+    refresh = add_command(actions, "refresh", run_refresh)
     refresh.add_argument(
         "--source", type=Path, required=True, help="database checkout (with vulns/ and LICENSE)"
     )
     refresh.add_argument("--commit", required=True, help="the checkout's commit")
     refresh.add_argument("--date", required=True, help="the commit's date, YYYY-MM-DD")
-    refresh.add_argument(
-        "--lock",
-        type=Path,
-        default=Path("requirements.lock"),
-        help="packages to keep advisories for (default requirements.lock)",
+    add_lock_option(refresh, "packages to keep advisories for")
+    add_path_option(
+        refresh, "--snapshot", None, "snapshot folder to replace (default: the vendored one)"
     )
-    refresh.add_argument(
-        "--snapshot",
-        type=Path,
-        default=None,
-        help="snapshot folder to replace (default: the vendored one)",
-    )
-    refresh.set_defaults(func=run_refresh)
 
 
 def run_check(args: argparse.Namespace) -> int:
+    """fail (exit 1) on a known vulnerability that is not ignored
+
+    Exit 0 when no locked version has a known, non-ignored advisory in the snapshot; 1 when
+    one has (each listed with its ids and fixed versions); 2 on a usage error.
+    """
     from spectramind.io import atomic_path
     from spectramind.supply.findings import GateStatus
     from spectramind.supply.osv import check_lock
@@ -101,6 +77,13 @@ def run_check(args: argparse.Namespace) -> int:
 
 
 def run_refresh(args: argparse.Namespace) -> int:
+    """rebuild the vendored snapshot from a checkout of the live database
+
+    Copies, unchanged, every advisory of a PyPA advisory-database checkout that affects a
+    package of the lock into the snapshot folder, with snapshot.json (commit, date) and the
+    CC-BY 4.0 attribution. Run online by the weekly sbom-refresh workflow, which opens the
+    resulting diff as a pull request.
+    """
     from spectramind.supply.osv import refresh_snapshot
 
     summary = refresh_snapshot(args.source, args.lock, args.commit, args.date, args.snapshot)

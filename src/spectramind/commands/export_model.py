@@ -5,19 +5,11 @@ from __future__ import annotations
 import argparse
 
 from spectramind.artifacts.paths import checkpoint_path
+from spectramind.commands._common import add_command
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "export-model",
-        help="write a checkpoint's model folder: model.pt, training-record.json, config snapshot",
-        description=(
-            "Finds the run-manifest record of the train job that produced CKPT (its hash must "
-            "still match), and writes OUT/model.pt, OUT/training-record.json and "
-            "OUT/config-snapshot.yaml. Point the config key model at OUT/model.pt for a "
-            "predict-only run; spectramind bundle ships the same folder."
-        ),
-    )
+    parser = add_command(subparsers, "export-model", run)
     parser.add_argument(
         "--ckpt",
         default=checkpoint_path(),
@@ -25,7 +17,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--out", required=True, help="model folder to write")
     add_runs_root_argument(parser)
-    parser.set_defaults(func=run)
 
 
 def add_runs_root_argument(parser: argparse.ArgumentParser) -> None:
@@ -38,6 +29,13 @@ def add_runs_root_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """write a checkpoint's model folder: model.pt, training-record.json, config snapshot
+
+    Finds the run-manifest record of the train job that produced CKPT (its hash must still
+    match), and writes OUT/model.pt, OUT/training-record.json and OUT/config-snapshot.yaml.
+    Point the config key model at OUT/model.pt for a predict-only run; spectramind bundle ships
+    the same folder.
+    """
     import logging
 
     from spectramind.repro.shipped import export_model

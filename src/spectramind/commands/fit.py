@@ -7,28 +7,19 @@ import logging
 import time
 from pathlib import Path
 
+from spectramind.commands._common import add_calibrated_visits_option, add_command
+
 log = logging.getLogger(__name__)
+
+MIN_FIT_BINS = 10  # fewer time bins than this cannot constrain the transit and the drift
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "fit",
-        help="fit the limb-darkened transit model to one planet's calibrated visits",
-        description=(
-            "Geometry from FGS1 + AIRS white light (star info as priors), limb darkening "
-            "smooth in wavelength, per-wavelength depths (Rp/Rs)^2 with a multiplicative drift, "
-            "visits combined by inverse variance. Writes the 'Physics fit file' of "
-            "docs/CONTRACTS.md. A failed fit falls back to flux-ratio depths with a large sigma "
-            "(meta 'fallback', 'reasons') instead of failing."
-        ),
-    )
-    parser.add_argument(
-        "--calibrated",
-        type=Path,
-        nargs="+",
+    parser = add_command(subparsers, "fit", run)
+    add_calibrated_visits_option(
+        parser,
+        "calibrated visit files of the planet (spectramind calibrate outputs)",
         required=True,
-        metavar="VISIT.npz",
-        help="calibrated visit files of the planet (spectramind calibrate outputs)",
     )
     parser.add_argument(
         "--star-info",
@@ -52,7 +43,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             help=f"allowed quadratic limb-darkening {coefficient} (default {documented}, the "
             "range of FORMAT.md section 8)",
         )
-    parser.set_defaults(func=run)
 
 
 def _read_star(path: Path, planet_id: int) -> tuple[dict[str, float], str]:
@@ -72,15 +62,29 @@ def _read_star(path: Path, planet_id: int) -> tuple[dict[str, float], str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    """fit the limb-darkened transit model to one planet's calibrated visits
+
+    Geometry from FGS1 + AIRS white light (star info as priors), limb darkening smooth in
+    wavelength, per-wavelength depths (Rp/Rs)^2 with a multiplicative drift, visits combined by
+    inverse variance. Writes the 'Physics fit file' of docs/CONTRACTS.md. A failed fit falls
+    back to flux-ratio depths with a large sigma (meta 'fallback', 'reasons') instead of
+    failing.
+    """
     from dataclasses import replace
 
+    from spectramind.artifacts.calibrated import read_calibrated_visit
+    from spectramind.artifacts.fits import write_planet_fit
     from spectramind.errors import DataFormatError
     from spectramind.physics.fit import FitConfig, fit_planet
-    from spectramind.physics.lightcurves import load_calibrated_visit
 
     star, split = _read_star(args.star_info, args.planet)
-    visits = [load_calibrated_visit(path) for path in args.calibrated]
+    visits = [read_calibrated_visit(path) for path in args.calibrated]
     for lc in visits:
+        if lc.n_bins < MIN_FIT_BINS:
+            raise DataFormatError(
+                f"{lc.source}: expected time_h of shape (n_bins>={MIN_FIT_BINS},), "
+                f"found ({lc.n_bins},)"
+            )
         if lc.planet_id is not None and lc.planet_id != args.planet:
             raise DataFormatError(
                 f"{lc.source}: expected planet {args.planet}, found planet {lc.planet_id}"
@@ -98,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
     )
     start = time.perf_counter()
     result = fit_planet(visits, star, config, planet_id=args.planet, split=split)
-    result.save(args.out)
+    write_planet_fit(args.out, result)
     log.info(
         "planet %d: %d visit(s) fitted in %.2f s%s -> %s",
         args.planet,

@@ -7,22 +7,13 @@ import logging
 import sys
 from pathlib import Path
 
+from spectramind.commands._common import add_command
+
 log = logging.getLogger(__name__)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "lineage",
-        help="derive dvc.yaml from the Snakemake workflow (--check it or --write it)",
-        description=(
-            "Derive the DVC lineage (dvc.yaml) from the workflow: one stage per rule of the "
-            "default target, its outputs, the job inputs, the Snakefiles and schemas, the "
-            "import closure of the spectramind code it runs, and the config keys it reads "
-            "(docs/dvc.md). Probes the job graph in a scratch copy of the repository with the "
-            "overlay in pyproject.toml [tool.spectramind.lineage] (runs its checkpoints, "
-            "seconds). --check exits 1 with a diff when the committed dvc.yaml differs."
-        ),
-    )
+    parser = add_command(subparsers, "lineage", run)
     mode = parser.add_mutually_exclusive_group(required=True)
     mode.add_argument("--check", action="store_true", help="fail (exit 1) if dvc.yaml differs")
     mode.add_argument("--write", action="store_true", help="write the derived dvc.yaml")
@@ -34,10 +25,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="the dvc.yaml to check or write (default: REPO/dvc.yaml)",
     )
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    """derive dvc.yaml from the Snakemake workflow (--check it or --write it)
+
+    Derive the DVC lineage (dvc.yaml) from the workflow: one stage per rule of the default
+    target, its outputs, the job inputs, the Snakefiles and schemas, the import closure of the
+    spectramind code it runs, and the config keys it reads (docs/dvc.md). Probes the job graph
+    in a scratch copy of the repository with the overlay in pyproject.toml
+    [tool.spectramind.lineage] (runs its checkpoints, seconds). --check exits 1 with a diff
+    when the committed dvc.yaml differs.
+    """
     from spectramind.io import atomic_path
     from spectramind.lineage import compare, derive
 

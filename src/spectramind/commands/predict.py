@@ -4,18 +4,12 @@ from __future__ import annotations
 
 import argparse
 
+from spectramind.commands._common import add_command
 from spectramind.commands.train import add_feature_arguments, feature_paths
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "predict",
-        help="predict depths and sigmas for planets from their physics fits",
-        description=(
-            "Writes the Predictions file (planet_id, mu, sigma; CONTRACTS.md). --planets holdout "
-            "predicts the checkpoint's hold-out train planets for validation scoring."
-        ),
-    )
+    parser = add_command(subparsers, "predict", run)
     parser.add_argument("--ckpt", required=True, help="checkpoint from spectramind train")
     add_feature_arguments(parser)
     parser.add_argument("--star-info", required=True, help="<split>_star_info.csv")
@@ -32,10 +26,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default="auto",
         help="auto (default): CUDA when torch sees a GPU, else CPU; recorded in the manifest",
     )
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    """predict depths and sigmas for planets from their physics fits
+
+    Writes the Predictions file (planet_id, mu, sigma; CONTRACTS.md). --planets holdout
+    predicts the checkpoint's hold-out train planets for validation scoring.
+    """
     from spectramind.model.predict import run_predict
     from spectramind.repro.guardrails import set_deterministic
 

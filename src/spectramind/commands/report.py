@@ -5,18 +5,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from spectramind.commands._common import add_command
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "report",
-        help="write the report figures (light curves, spectra vs truth, stage timings)",
-        description=(
-            "Write light_curves.png (raw vs calibrated white light curves of one planet visit), "
-            "spectra.png (hold-out predictions with 1-sigma bands against the truth, titled with "
-            "the validation score of --score and the files it was computed on) and "
-            "timings.png (wall time per stage from the benchmark files) into --out-dir."
-        ),
-    )
+    parser = add_command(subparsers, "report", run)
     parser.add_argument("--data-dir", type=Path, required=True, help="ADC 2025 dataset folder")
     parser.add_argument(
         "--calibrated", type=Path, required=True, help="one calibrated visit (.npz) to show"
@@ -32,10 +25,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--benchmarks", type=Path, required=True, help="folder of Snakemake benchmark .tsv files"
     )
     parser.add_argument("--out-dir", type=Path, required=True, help="where the PNGs go")
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    """write the report figures (light curves, spectra vs truth, stage timings)
+
+    Write light_curves.png (raw vs calibrated white light curves of one planet visit),
+    spectra.png (hold-out predictions with 1-sigma bands against the truth, titled with the
+    validation score of --score and the files it was computed on) and timings.png (wall time
+    per stage from the benchmark files) into --out-dir.
+    """
     from spectramind.report import write_report_figures
 
     write_report_figures(

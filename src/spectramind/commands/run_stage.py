@@ -12,24 +12,12 @@ from __future__ import annotations
 import argparse
 import json
 
+from spectramind.commands._common import add_command
 from spectramind.errors import ConfigError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "run-stage",
-        help="run a stage command and append its run manifest record (used by the workflow)",
-        description=(
-            "Run COMMAND (after --), copy its stderr to --log or our stderr, then append one "
-            "record (inputs, outputs with SHA-256, config snapshot hash, versions, status) to "
-            "<root>/<stage>/<run_id>/events.jsonl. On failure the outputs are removed and the "
-            "command's exit code is returned. A `spectramind ...` COMMAND runs inside this "
-            "process (no second interpreter; SPECTRAMIND_IN_PROCESS=0: a child process). Input "
-            "hashes are reused from earlier records while size, mtime, ctime and inode match "
-            "(SPECTRAMIND_HASH_REUSE=0: hash every time). SPECTRAMIND_MANIFEST=0 disables "
-            "hashing and records."
-        ),
-    )
+    parser = add_command(subparsers, "run-stage", run)
     parser.add_argument("--stage", required=True, help="stage name (folder under the runs root)")
     parser.add_argument("--rule", help="workflow rule name (default: the stage)")
     parser.add_argument("--run-id", help="run id YYYYMMDD_HHMMSS (default: $SPECTRAMIND_RUN_ID)")
@@ -49,7 +37,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--root", help="runs root (default: $SPECTRAMIND_RUNS_ROOT or artifacts/runs)"
     )
     parser.add_argument("cmd", nargs=argparse.REMAINDER, metavar="-- COMMAND ...")
-    parser.set_defaults(func=run)
 
 
 def parse_wildcards(text: str, pairs: list[str]) -> dict[str, str]:
@@ -69,6 +56,16 @@ def parse_wildcards(text: str, pairs: list[str]) -> dict[str, str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    """run a stage command and append its run manifest record (used by the workflow)
+
+    Run COMMAND (after --), copy its stderr to --log or our stderr, then append one record
+    (inputs, outputs with SHA-256, config snapshot hash, versions, status) to
+    <root>/<stage>/<run_id>/events.jsonl. On failure the outputs are removed and the command's
+    exit code is returned. A `spectramind ...` COMMAND runs inside this process (no second
+    interpreter; SPECTRAMIND_IN_PROCESS=0: a child process). Input hashes are reused from
+    earlier records while size, mtime, ctime and inode match (SPECTRAMIND_HASH_REUSE=0: hash
+    every time). SPECTRAMIND_MANIFEST=0 disables hashing and records.
+    """
     from spectramind.commands import invoke
     from spectramind.repro.stage import StageRun, run_stage
 

@@ -6,7 +6,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
+
+from spectramind.commands._common import add_command
 
 DEFAULT_ROOT = "artifacts/runs"
 
@@ -17,57 +20,42 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     actions = parser.add_subparsers(dest="runs_command", metavar="ACTION", required=True)
 
-    listing = actions.add_parser(
-        "list",
-        help="runs with their stages and status",
-        description=(
-            "One line per run: id, status (ok, failed, interrupted: a job was killed and left "
-            "no result, running), git branch, and per stage the records by status. Damaged "
-            "record lines are reported as PATH:LINE: damaged record and skipped."
-        ),
-    )
+    listing = _add_action(actions, "list", run_list)
     listing.add_argument("--json", action="store_true", help="one JSON object per line")
-    _add_root(listing)
-    listing.set_defaults(func=run_list)
-
-    verify = actions.add_parser(
-        "verify",
-        help="re-hash what a run produced and consumed, along its lineage; exit 1 on a mismatch",
-        description=(
-            "Re-hash every artifact of the run and of the earlier runs whose outputs it "
-            "reused (each against the record that produced it), every consumed file no job "
-            "produced (the data), check that each consumed file had the hash its producer "
-            "recorded, and re-hash the config snapshots. Exit 1 on any problem."
-        ),
-    )
-    verify.add_argument("run_id", nargs="?", help="run id YYYYMMDD_HHMMSS (default: latest)")
-    verify.add_argument("--base", default=".", help="folder recorded paths are relative to")
-    _add_root(verify)
-    verify.set_defaults(func=run_verify)
-
-    prune = actions.add_parser(
-        "prune",
-        help="keep the last N runs per git branch",
-        description=(
-            "Remove the records of all but the newest N runs of each git branch. The record "
-            "of an artifact that is still current (the latest record of a file that exists) "
-            "is always kept, with the run's config snapshot."
-        ),
-    )
+    _add_action(actions, "verify", run_verify, run_id=True, base=True)
+    prune = _add_action(actions, "prune", run_prune, base=True)
     prune.add_argument("--keep", type=int, required=True, help="runs to keep per git branch")
     prune.add_argument("--dry-run", action="store_true", help="only say what would be removed")
-    prune.add_argument("--base", default=".", help="folder recorded paths are relative to")
-    _add_root(prune)
-    prune.set_defaults(func=run_prune)
 
     register_audit(actions)
 
 
-def _add_root(parser: argparse.ArgumentParser) -> None:
+def _add_action(
+    actions: argparse._SubParsersAction,
+    name: str,
+    run: Callable[[argparse.Namespace], int],
+    *,
+    run_id: bool = False,
+    base: bool = False,
+) -> argparse.ArgumentParser:
+    """``runs NAME``: every action reads the runs under ``--root``; ``run_id`` adds the optional
+    run id (default: the latest run), ``base`` the folder the recorded paths are relative to."""
+    parser = add_command(actions, name, run)
+    if run_id:
+        parser.add_argument("run_id", nargs="?", help="run id YYYYMMDD_HHMMSS (default: latest)")
+    if base:
+        parser.add_argument("--base", default=".", help="folder recorded paths are relative to")
     parser.add_argument("--root", default=DEFAULT_ROOT, help=f"runs root (default {DEFAULT_ROOT})")
+    return parser
 
 
 def run_list(args: argparse.Namespace) -> int:
+    """runs with their stages and status
+
+    One line per run: id, status (ok, failed, interrupted: a job was killed and left no
+    result, running), git branch, and per stage the records by status. Damaged record lines are
+    reported as PATH:LINE: damaged record and skipped.
+    """
     from spectramind.repro.audit import list_runs
 
     for summary in list_runs(args.root):
@@ -90,6 +78,13 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_verify(args: argparse.Namespace) -> int:
+    """re-hash what a run produced and consumed, along its lineage; exit 1 on a mismatch
+
+    Re-hash every artifact of the run and of the earlier runs whose outputs it reused
+    (each against the record that produced it), every consumed file no job produced (the data),
+    check that each consumed file had the hash its producer recorded, and re-hash the config
+    snapshots. Exit 1 on any problem.
+    """
     from spectramind.repro.audit import verify_run
 
     report = verify_run(args.root, args.run_id, base=args.base)
@@ -104,6 +99,12 @@ def run_verify(args: argparse.Namespace) -> int:
 
 
 def run_prune(args: argparse.Namespace) -> int:
+    """keep the last N runs per git branch
+
+    Remove the records of all but the newest N runs of each git branch. The record of
+    an artifact that is still current (the latest record of a file that exists) is always kept,
+    with the run's config snapshot.
+    """
     from spectramind.repro.audit import prune_runs
 
     removed = prune_runs(args.root, args.keep, dry_run=args.dry_run, base=args.base)
@@ -117,35 +118,10 @@ def run_prune(args: argparse.Namespace) -> int:
 
 
 def register_audit(actions: argparse._SubParsersAction) -> None:
-    show = actions.add_parser(
-        "show",
-        help="human-readable audit summary of a run",
-        description=(
-            "What ran (jobs per stage, status, timings), with which config (snapshot SHA-256 "
-            "checked against the records), commit, software versions, data (file count, size, "
-            "digest), checkpoint and output hashes, and every job that did not end ok. The same "
-            "facts `runs export` puts in the RO-Crate."
-        ),
-    )
-    show.add_argument("run_id", nargs="?", help="run id YYYYMMDD_HHMMSS (default: latest)")
+    show = _add_action(actions, "show", run_show, run_id=True)
     show.add_argument("--json", action="store_true", help="the summary as one JSON object")
-    _add_root(show)
-    show.set_defaults(func=run_show)
 
-    export = actions.add_parser(
-        "export",
-        help="export a run as a Provenance Run Crate (RO-Crate), zip or folder",
-        description=(
-            "Writes a Workflow Run RO-Crate (Provenance Run Crate 0.5 on RO-Crate 1.1) of one "
-            "run: the workflow (Snakefile and rules, from the recorded commit), one action per "
-            "job with its input and output files (SHA-256, size), the config snapshot, the run "
-            "manifests, dvc.yaml/dvc.lock, the SBOMs, the environment and the offline CVE gate "
-            "result. Data files are referenced by hash, not copied, unless --include-data "
-            "(which re-hashes them first). OUT ending in .zip gives a zip, else a folder; OUT "
-            "must not exist. Nothing is left behind on failure."
-        ),
-    )
-    export.add_argument("run_id", nargs="?", help="run id YYYYMMDD_HHMMSS (default: latest)")
+    export = _add_action(actions, "export", run_export, run_id=True)
     export.add_argument(
         "--ro-crate",
         dest="out",
@@ -176,18 +152,8 @@ def register_audit(actions: argparse._SubParsersAction) -> None:
         action="store_true",
         help="then validate it with roc-validator (offline); exit 1 on issues",
     )
-    _add_root(export)
-    export.set_defaults(func=run_export)
 
-    validate = actions.add_parser(
-        "validate-crate",
-        help="validate an RO-Crate with roc-validator, offline",
-        description=(
-            "Runs roc-validator on a crate (folder or zip) against a profile, in its offline "
-            "mode with the RO-Crate 1.1 JSON-LD context served from a copy shipped with "
-            "SpectraMind (no network needed). Prints every issue; exit 1 if there is one."
-        ),
-    )
+    validate = add_command(actions, "validate-crate", run_validate_crate)
     validate.add_argument("crate", type=Path, help="crate folder or zip")
     validate.add_argument(
         "--profile",
@@ -208,10 +174,16 @@ def register_audit(actions: argparse._SubParsersAction) -> None:
         "--cache-path DIR/http_cache)",
     )
     validate.add_argument("--json", type=Path, default=None, help="also write the result as JSON")
-    validate.set_defaults(func=run_validate_crate)
 
 
 def run_show(args: argparse.Namespace) -> int:
+    """human-readable audit summary of a run
+
+    What ran (jobs per stage, status, timings), with which config (snapshot SHA-256
+    checked against the records), commit, software versions, data (file count, size, digest),
+    checkpoint and output hashes, and every job that did not end ok. The same facts `runs export`
+    puts in the RO-Crate.
+    """
     from spectramind.repro.runview import load_run, summary_dict, summary_lines
 
     facts = load_run(args.root, args.run_id)
@@ -223,6 +195,15 @@ def run_show(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
+    """export a run as a Provenance Run Crate (RO-Crate), zip or folder
+
+    Writes a Workflow Run RO-Crate (Provenance Run Crate 0.5 on RO-Crate 1.1) of one
+    run: the workflow (Snakefile and rules, from the recorded commit), one action per job with its
+    input and output files (SHA-256, size), the config snapshot, the run manifests,
+    dvc.yaml/dvc.lock, the SBOMs, the environment and the offline CVE gate result. Data files are
+    referenced by hash, not copied, unless --include-data (which re-hashes them first). OUT ending
+    in .zip gives a zip, else a folder; OUT must not exist. Nothing is left behind on failure.
+    """
     from spectramind.crate.export import export_run_crate
     from spectramind.repro.runview import load_run
 
@@ -251,6 +232,12 @@ def _ignore_file(repo: Path) -> Path | None:
 
 
 def run_validate_crate(args: argparse.Namespace) -> int:
+    """validate an RO-Crate with roc-validator, offline
+
+    Runs roc-validator on a crate (folder or zip) against a profile, in its
+    offline mode with the RO-Crate 1.1 JSON-LD context served from a copy shipped with SpectraMind
+    (no network needed). Prints every issue; exit 1 if there is one.
+    """
     from spectramind.crate.validation import DEFAULT_PROFILE, validate_crate
     from spectramind.io import atomic_path
 

@@ -6,50 +6,31 @@ import argparse
 import sys
 from pathlib import Path
 
+from spectramind.commands._common import (
+    add_command,
+    add_ignore_file_option,
+    add_lock_option,
+    add_path_option,
+)
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "sbom",
-        help="write SPDX and CycloneDX SBOMs of the environment and run the supply-chain gates",
-        description=(
-            "Write sbom.spdx.json (SPDX 2.3) and sbom.cdx.json (CycloneDX 1.6) of a Python "
-            "environment, validate both, and gate on undeclared/unpinned packages, licenses "
-            "outside the allowlist and known CVEs: offline against the vendored advisory "
-            "snapshot (gate cve-offline, always runs, names the snapshot date and age) and, as "
-            "an online cross-check, pip-audit (gate cve; SKIPPED when it cannot run). "
-            "Exit 1 if a gate fails. See docs/sbom.md."
-        ),
-    )
+    parser = add_command(subparsers, "sbom", run)
     parser.add_argument("--out", type=Path, required=True, help="output folder")
-    parser.add_argument(
+    add_path_option(
+        parser,
         "--python",
-        type=Path,
-        default=None,
-        help="interpreter of the environment to describe (default: the one running this)",
+        None,
+        "interpreter of the environment to describe (default: the one running this)",
     )
-    parser.add_argument(
-        "--lock",
-        type=Path,
-        default=Path("requirements.lock"),
-        help="declared pins (default: requirements.lock)",
-    )
-    parser.add_argument(
-        "--allowlist",
-        type=Path,
-        default=Path("config/license-allowlist.yaml"),
-        help="license allowlist (default: config/license-allowlist.yaml)",
-    )
-    parser.add_argument(
-        "--ignore-file",
-        type=Path,
-        default=Path("config/sbom-ignore.yaml"),
-        help="curated overrides/ignores (default: config/sbom-ignore.yaml)",
-    )
-    parser.add_argument(
+    add_lock_option(parser, "declared pins")
+    add_path_option(parser, "--allowlist", "config/license-allowlist.yaml", "license allowlist")
+    add_ignore_file_option(parser, "curated overrides/ignores")
+    add_path_option(
+        parser,
         "--pyproject",
-        type=Path,
-        default=Path("pyproject.toml"),
-        help="the project's pyproject.toml, the SBOM's root component",
+        "pyproject.toml",
+        "the project's pyproject.toml, the SBOM's root component",
     )
     parser.add_argument(
         "--no-cve",
@@ -61,10 +42,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="fail when the pip-audit cross-check is skipped (for CI with network)",
     )
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    """write SPDX and CycloneDX SBOMs of the environment and run the supply-chain gates
+
+    Write sbom.spdx.json (SPDX 2.3) and sbom.cdx.json (CycloneDX 1.6) of a Python
+    environment, validate both, and gate on undeclared/unpinned packages, licenses outside the
+    allowlist and known CVEs: offline against the vendored advisory snapshot (gate cve-offline,
+    always runs, names the snapshot date and age) and, as an online cross-check, pip-audit (gate
+    cve; SKIPPED when it cannot run). Exit 1 if a gate fails. See docs/sbom.md.
+    """
     from spectramind.supply import audit_environment
 
     report = audit_environment(

@@ -6,19 +6,13 @@ import argparse
 import logging
 from pathlib import Path
 
+from spectramind.commands._common import add_command
+
 log = logging.getLogger(__name__)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "score",
-        help="score a submission.csv or predictions .npz with the ADC 2025 metric",
-        description=(
-            "Gaussian log-likelihood score of FORMAT.md section 5. Rows are matched on "
-            "planet_id; the naive mean/std come from all label values of --train. Prints the "
-            "score and its breakdown; --json also writes them (atomically)."
-        ),
-    )
+    parser = add_command(subparsers, "score", run)
     parser.add_argument(
         "--truth",
         "--labels",
@@ -43,10 +37,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     parser.add_argument("--json", type=Path, help="write the score and breakdown to this JSON file")
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    """score a submission.csv or predictions .npz with the ADC 2025 metric
+
+    Gaussian log-likelihood score of FORMAT.md section 5. Rows are matched on planet_id; the
+    naive mean/std come from all label values of --train. Prints the score and its breakdown;
+    --json also writes them (atomically).
+    """
     from spectramind import holdout, metric
     from spectramind.artifacts.scores import write_score_json
     from spectramind.errors import ConfigError

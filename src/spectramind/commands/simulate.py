@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from spectramind.commands._common import add_command
+
 # The embedded default dataset: small enough that simulate + calibrate + fit + train + predict
 # runs in a few minutes on 2 cores (see README), large enough to train on.
 DEFAULT_TRAIN = 24
@@ -17,15 +19,7 @@ VARIANT_NAMES = ("limb-darkening", "systematics", "wavelengths", "cosmics", "sta
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "simulate",
-        help="write a synthetic dataset in the exact ADC 2025 layout",
-        description=(
-            "Simulate planets into DATA_DIR in the Kaggle layout (FORMAT.md). The test planets' "
-            "true spectra go to DATA_DIR.truth.csv and per-planet truth to DATA_DIR.truth/, "
-            "beside the folder, never inside it. Same arguments give byte-identical files."
-        ),
-    )
+    parser = add_command(subparsers, "simulate", run)
     parser.add_argument(
         "--out", type=Path, required=True, metavar="DATA_DIR", help="dataset folder to create"
     )
@@ -92,10 +86,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="replace an existing DATA_DIR (and its truth files)",
     )
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    """write a synthetic dataset in the exact ADC 2025 layout
+
+    Simulate planets into DATA_DIR in the Kaggle layout (FORMAT.md). The test planets' true
+    spectra go to DATA_DIR.truth.csv and per-planet truth to DATA_DIR.truth/, beside the
+    folder, never inside it. Same arguments give byte-identical files.
+    """
     from spectramind.simulate import SimulationConfig, simulate_dataset
     from spectramind.simulate.variants import parse_variants
 

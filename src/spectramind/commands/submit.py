@@ -6,18 +6,11 @@ import argparse
 from pathlib import Path
 
 from spectramind.artifacts.paths import submission_path
+from spectramind.commands._common import add_command
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "submit",
-        help="write submission.csv from a predictions .npz (validated before writing)",
-        description=(
-            "Order the predictions (planet_id, mu, sigma) like sample_submission.csv, check "
-            "they are finite and non-negative, validate the CSV against the Frictionless Table "
-            "Schema and write it atomically. Floats are written as Python repr (round-trip)."
-        ),
-    )
+    parser = add_command(subparsers, "submit", run)
     parser.add_argument("--predictions", type=Path, required=True, help="predictions .npz")
     parser.add_argument(
         "--sample-submission", type=Path, required=True, help="sample_submission.csv (row order)"
@@ -35,10 +28,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="Frictionless Table Schema of the submission "
         "(default: the repository's schemas/submission.tableschema.sample_id.json)",
     )
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    """write submission.csv from a predictions .npz (validated before writing)
+
+    Order the predictions (planet_id, mu, sigma) like sample_submission.csv, check they are
+    finite and non-negative, validate the CSV against the Frictionless Table Schema and write
+    it atomically. Floats are written as Python repr (round-trip).
+    """
     from spectramind.submission import DEFAULT_SCHEMA_PATH, write_submission_from_files
 
     schema = args.schema if args.schema is not None else DEFAULT_SCHEMA_PATH

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import logging
 
+from spectramind.commands._common import add_command
+
 log = logging.getLogger(__name__)
 
 
@@ -24,15 +26,7 @@ def feature_paths(args: argparse.Namespace) -> list:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "train",
-        help="learn a correction of the physics depths and per-wavelength sigmas (torch)",
-        description=(
-            "Train the learned stage on the physics fits of labelled planets. A seeded fraction "
-            "of planets is held out for early stopping; their ids are stored in the checkpoint "
-            "for 'spectramind predict --planets holdout'."
-        ),
-    )
+    parser = add_command(subparsers, "train", run)
     add_feature_arguments(parser)
     parser.add_argument("--labels", required=True, help="train.csv (planet_id, wl_1..wl_283)")
     parser.add_argument("--star-info", required=True, help="train_star_info.csv")
@@ -46,10 +40,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=int,
         help="host threads of a CUDA run (on CPU always 1: same bytes for any thread count)",
     )
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    """learn a correction of the physics depths and per-wavelength sigmas (torch)
+
+    Train the learned stage on the physics fits of labelled planets. A seeded fraction of
+    planets is held out for early stopping; their ids are stored in the checkpoint for
+    'spectramind predict --planets holdout'.
+    """
     from spectramind.model.config import load_config
     from spectramind.model.data import load_planets
     from spectramind.model.train import save_checkpoint, train

@@ -251,8 +251,14 @@ def _commands_run(shellcmd: str, scripts: dict[str, str], subcommands: dict[str,
         if token in scripts:
             modules.add(scripts[token])
             sub = next((t for t in tokens[i + 1 :] if not t.startswith("-")), None)
-            if sub in subcommands:
-                modules.add(subcommands[sub])
+            if sub is None:
+                continue
+            if sub not in subcommands:  # a stage whose code would be missing from its deps
+                raise LineageError(
+                    f"{shellcmd!r}: runs `{token} {sub}`, but no module of the package adds "
+                    f"a subcommand {sub!r} (add_parser / add_command)"
+                )
+            modules.add(subcommands[sub])
     return modules
 
 

@@ -3,8 +3,8 @@
 Every ``import`` statement counts, also those inside functions (the commands import their heavy
 modules inside ``run``) and under ``if TYPE_CHECKING``; importing ``a.b.c`` also runs the
 ``__init__`` of ``a`` and ``a.b``. Dynamic imports (``importlib.import_module``) are not seen:
-the CLI's subcommand discovery is one, and the subcommand a rule runs is resolved from its
-``add_parser`` name instead (:func:`subcommand_modules`).
+the CLI's subcommand discovery is one, and the subcommand a rule runs is resolved from the name
+it is added under instead (:func:`subcommand_modules`).
 """
 
 from __future__ import annotations
@@ -81,22 +81,30 @@ def import_closure(src_root: Path, entry_modules: Iterable[str]) -> set[str]:
 
 
 def subcommand_modules(src_root: Path, package: str) -> dict[str, str]:
-    """Subcommand name -> the module under ``package`` whose ``add_parser("name", ...)`` adds it."""
+    """Subcommand name -> the module under ``package`` that adds it: with
+    ``add_parser("name", ...)`` or ``add_command(subparsers, "name", run)``
+    (:func:`spectramind.commands._common.add_command`)."""
     found: dict[str, str] = {}
     package_dir = src_root.joinpath(*package.split("."))
     for path in sorted(package_dir.rglob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
         for node in ast.walk(tree):
-            if (
-                isinstance(node, ast.Call)
-                and isinstance(node.func, ast.Attribute)
-                and node.func.attr == "add_parser"
-                and node.args
-                and isinstance(node.args[0], ast.Constant)
-                and isinstance(node.args[0].value, str)
-            ):
-                name = node.args[0].value
+            name = _added_subcommand(node)
+            if name is not None:
                 module = module_name(src_root, path)
                 if found.setdefault(name, module) != module:
                     raise ValueError(f"subcommand {name!r} added by {found[name]} and {module}")
     return found
+
+
+def _added_subcommand(node: ast.AST) -> str | None:
+    """The constant name of a subcommand this call adds, else None."""
+    if not isinstance(node, ast.Call):
+        return None
+    func = node.func
+    called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+    position = {"add_parser": 0, "add_command": 1}.get(called)
+    if position is None or len(node.args) <= position:
+        return None
+    arg = node.args[position]
+    return arg.value if isinstance(arg, ast.Constant) and isinstance(arg.value, str) else None

@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 
 from spectramind import holdout, metric
+from spectramind.artifacts.fits import read_planet_fit
 from spectramind.artifacts.tables import align_on_planet_id, read_labels, read_star_info
 from spectramind.data import layout
 from spectramind.errors import DataFormatError
-from spectramind.io import load_arrays
 from spectramind.repro.hashing import sha256_file
 
 log = logging.getLogger(__name__)
@@ -75,14 +75,6 @@ def feature_files_in(features_dir: Path | str) -> list[Path]:
     return files
 
 
-def _planet_id_of(path: Path, meta: dict) -> int:
-    if "planet_id" in meta:
-        return int(meta["planet_id"])
-    if path.stem.isdigit():
-        return int(path.stem)
-    raise DataFormatError(f"{path}: no planet_id in meta and the file name is not <planet_id>.npz")
-
-
 def read_physics_fits(
     paths: Sequence[Path | str],
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str], dict[str, str]]:
@@ -97,47 +89,19 @@ def read_physics_fits(
     hashes: dict[str, str] = {}
     n_features = None
     for path in map(Path, paths):
-        if not path.is_file():
-            raise DataFormatError(f"{path}: physics fit file not found")
-        try:
-            arrays, meta = load_arrays(path)
-        except (OSError, ValueError) as err:
-            raise DataFormatError(f"{path}: not a readable .npz physics fit file ({err})") from err
-        missing = [k for k in ("depth", "depth_err", "features") if k not in arrays]
-        if missing:
-            raise DataFormatError(
-                f"{path}: missing arrays {missing} (expected depth, depth_err, features)"
-            )
-        depth = np.asarray(arrays["depth"], dtype=np.float64)
-        depth_err = np.asarray(arrays["depth_err"], dtype=np.float64)
-        features = np.asarray(arrays["features"], dtype=np.float64)
-        for name, values in (("depth", depth), ("depth_err", depth_err)):
-            if values.shape != (N_WAVELENGTHS,):
-                raise DataFormatError(
-                    f"{path}: expected {name} of shape ({N_WAVELENGTHS},), found {values.shape}"
-                )
-        if features.ndim != 1:
-            raise DataFormatError(f"{path}: expected 1-D features, found shape {features.shape}")
+        fit = read_planet_fit(path)
         if n_features is None:
-            n_features = features.size
-            names = [str(n) for n in meta.get("feature_names", [])]
-            if len(names) != n_features:
-                names = [f"feature_{k}" for k in range(n_features)]
-        elif features.size != n_features:
+            n_features = fit.features.size
+            names = fit.feature_names
+        elif fit.features.size != n_features:
             raise DataFormatError(
                 f"{path}: expected {n_features} features like the other files, "
-                f"found {features.size}"
+                f"found {fit.features.size}"
             )
-        for name, values in (("depth", depth), ("depth_err", depth_err), ("features", features)):
-            if not np.all(np.isfinite(values)):
-                bad = int(np.flatnonzero(~np.isfinite(values))[0])
-                raise DataFormatError(f"{path}: non-finite {name} (first at index {bad})")
-        if np.any(depth_err <= 0):
-            raise DataFormatError(f"{path}: expected depth_err > 0, found {depth_err.min():g}")
-        planet_id = _planet_id_of(path, meta)
+        planet_id = fit.planet_id
         if planet_id in rows:
             raise DataFormatError(f"{path}: planet {planet_id} appears in more than one fit file")
-        rows[planet_id] = (depth, depth_err, features)
+        rows[planet_id] = (fit.depth, fit.depth_err, fit.features)
         hashes[path.name] = sha256_file(path)
     ids = np.array(sorted(rows), dtype=np.int64)
     depth = np.stack([rows[i][0] for i in ids]) * DEPTH_UNIT

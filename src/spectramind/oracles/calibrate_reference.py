@@ -74,6 +74,41 @@ def _instrument_light_curve(
     return binned
 
 
+def _read_and_bin(
+    data_dir: Path,
+    split: str,
+    planet_id: int,
+    visit: int,
+    adc: dict,
+    linearity: bool,
+    instrument: layout.InstrumentLayout,
+    integration_s: np.ndarray | float,
+    binning: int,
+    crop: slice,
+) -> np.ndarray:
+    """One instrument of one visit read and run through :func:`_instrument_light_curve`.
+
+    ``integration_s``: per-frame integration time [s] (axis_info's, AIRS) or one for all frames
+    (FGS); the dark is scaled by it plus 0.1 s on the end read of each CDS pair.
+    """
+    raw = read_signal(layout.signal_path(data_dir, split, planet_id, instrument, visit), instrument)
+    if np.ndim(integration_s):
+        dt = np.asarray(integration_s, dtype=np.float64)[: raw.shape[0]].copy()
+    else:
+        dt = np.full(raw.shape[0], float(integration_s))
+    dt[1::2] += 0.1
+    return _instrument_light_curve(
+        raw,
+        read_calibration(data_dir, split, planet_id, instrument, visit),
+        adc[instrument.name].gain,
+        adc[instrument.name].offset,
+        dt,
+        binning,
+        crop,
+        linearity,
+    )
+
+
 def starter_light_curves(
     data_dir: Path | str,
     split: str,
@@ -91,36 +126,10 @@ def starter_light_curves(
     adc = read_adc_info(data_dir)
     axis = read_axis_info(data_dir)
 
-    airs_raw = read_signal(layout.signal_path(data_dir, split, planet_id, AIRS, visit), AIRS)
-    dt_airs = axis.airs_integration_time_s[: airs_raw.shape[0]].copy()
-    dt_airs[1::2] += 0.1
-    airs = _instrument_light_curve(
-        airs_raw,
-        read_calibration(data_dir, split, planet_id, AIRS, visit),
-        adc[AIRS.name].gain,
-        adc[AIRS.name].offset,
-        dt_airs,
-        airs_binning,
-        slice(39, 321),
-        linearity,
-    )
-    del airs_raw
+    args = (data_dir, split, planet_id, visit, adc, linearity)
+    airs = _read_and_bin(*args, AIRS, axis.airs_integration_time_s, airs_binning, slice(39, 321))
     airs_lc = airs[:, 10:22, :].sum(axis=1)[:, ::-1]
-
-    fgs_raw = read_signal(layout.signal_path(data_dir, split, planet_id, FGS, visit), FGS)
-    dt_fgs = np.ones(fgs_raw.shape[0]) * 0.1
-    dt_fgs[1::2] += 0.1
-    fgs = _instrument_light_curve(
-        fgs_raw,
-        read_calibration(data_dir, split, planet_id, FGS, visit),
-        adc[FGS.name].gain,
-        adc[FGS.name].offset,
-        dt_fgs,
-        fgs_binning,
-        slice(0, 32),
-        linearity,
-    )
-    del fgs_raw
+    fgs = _read_and_bin(*args, FGS, 0.1, fgs_binning, slice(0, 32))
     fgs_lc = fgs.sum(axis=(1, 2))
     n = min(len(fgs_lc), len(airs_lc))
     return np.column_stack([fgs_lc[:n], airs_lc[:n]])

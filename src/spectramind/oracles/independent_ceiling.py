@@ -135,12 +135,12 @@ def planet_depth_std(
     data_dir: Path | str, calibrated_dir: Path | str, split: str, planet_id: int
 ) -> np.ndarray:
     """(283,) independent-noise ceiling std of one planet, all its calibrated visits combined."""
-    from spectramind.physics.lightcurves import load_calibrated_visit
+    from spectramind.artifacts.calibrated import read_calibrated_visit
 
     geometry = truth_geometry(data_dir, split, planet_id)
     info = np.zeros(layout.N_WAVELENGTHS)
     for visit in range(len(geometry.t0_h)):
         path = Path(calibrated_dir) / split / f"{int(planet_id)}_{visit}.npz"
-        lc = load_calibrated_visit(path)
+        lc = read_calibrated_visit(path)
         info += visit_information(lc.time_h, lc.flux, geometry, visit)
     return 1.0 / np.sqrt(info)

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from spectramind.artifacts.fits import PlanetFit, write_planet_fit
 from spectramind.data import layout
-from spectramind.io import save_arrays
 
 W = layout.N_WAVELENGTHS
 
@@ -72,10 +72,14 @@ def write_synthetic_set(
     )
     fits = out_dir / "fits"
     for k, pid in enumerate(ids):
-        save_arrays(
+        write_planet_fit(
             fits / f"{pid}.npz",
-            {"depth": depth[k], "depth_err": reported_err[k], "features": features[k]},
-            {"planet_id": int(pid), "split": "train", "fallback": False},
+            PlanetFit(
+                depth[k],
+                reported_err[k],
+                features[k],
+                {"planet_id": int(pid), "split": "train", "fallback": False},
+            ),
         )
     labels_csv = out_dir / "train.csv"
     star_csv = out_dir / "star_info.csv"

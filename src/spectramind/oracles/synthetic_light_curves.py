@@ -12,8 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from spectramind.artifacts.calibrated import CalibratedVisit
 from spectramind.data.layout import N_WAVELENGTHS, target_wavelengths_um
-from spectramind.physics.lightcurves import VisitLightCurves, legendre_time
+from spectramind.physics.lightcurves import legendre_time
 from spectramind.physics.transit import TransitCurve, TransitGeometry
 
 BANDS_UM = ((2.0, 0.05), (2.3, 0.06), (2.7, 0.08), (3.3, 0.07))  # centre, width [micron]
@@ -63,7 +64,7 @@ def make_visit(
     seed: int = 0,
     visit: int = 0,
     planet_id: int = 1,
-) -> VisitLightCurves:
+) -> CalibratedVisit:
     """One visit: flux = stellar spectrum x drift x transit (+ Gaussian noise).
 
     Args:
@@ -94,14 +95,16 @@ def make_visit(
     flux_err = sigma * stellar * np.ones_like(flux)
     if relative_noise > 0:
         flux = flux + rng.normal(size=flux.shape) * flux_err
-    return VisitLightCurves(
+    return CalibratedVisit(
         time_h=time_h,
         flux=flux,
         flux_err=flux_err,
         quality=np.zeros(N_WAVELENGTHS, np.uint16),
         regressors=jitter[:, None],
-        planet_id=planet_id,
-        split="train",
-        visit=visit,
-        regressor_names=("jitter",),
+        meta={
+            "planet_id": planet_id,
+            "split": "train",
+            "visit": visit,
+            "regressor_names": ["jitter"],
+        },
     )

@@ -20,14 +20,13 @@ import logging
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from spectramind import __version__
+from spectramind.artifacts.fits import PlanetFit
 from spectramind.data.layout import N_WAVELENGTHS, target_wavelengths_um
-from spectramind.io import save_arrays
 from spectramind.physics import fallback as fb
 from spectramind.physics.geometry import (
     GeometryPrior,
@@ -157,23 +156,6 @@ class VisitFit:
     geometry: dict[str, float] = field(default_factory=dict)
     limb_darkening: dict[str, Any] = field(default_factory=dict)
     diagnostics: dict[str, float] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class PlanetFit:
-    """The "Physics fit file" content (docs/CONTRACTS.md)."""
-
-    depth: np.ndarray
-    depth_err: np.ndarray
-    features: np.ndarray
-    meta: dict[str, Any]
-
-    def save(self, path: Path | str) -> None:
-        save_arrays(
-            path,
-            {"depth": self.depth, "depth_err": self.depth_err, "features": self.features},
-            self.meta,
-        )
 
 
 def _white_curves(lc: VisitLightCurves, valid: np.ndarray) -> tuple[list[WhiteCurve], np.ndarray]:

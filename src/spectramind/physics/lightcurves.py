@@ -6,89 +6,13 @@ A visit holds one time grid shared by the FGS1 white flux (column 0) and the 282
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
-
 import numpy as np
 
-from spectramind.data.layout import N_WAVELENGTHS
-from spectramind.errors import DataFormatError
-from spectramind.io import load_arrays
+from spectramind.artifacts.calibrated import CalibratedVisit
 
-
-@dataclass(frozen=True)
-class VisitLightCurves:
-    """One planet visit, binned and calibrated.
-
-    time_h: (n_bins,) bin-centre times [hours since the visit start].
-    flux: (n_bins, 283) mean electrons per CDS frame; column 0 FGS1, 1..282 AIRS.
-    flux_err: (n_bins, 283) 1-sigma uncertainty of ``flux`` [same unit].
-    quality: (283,) uint16 channel bitmask, 0 = good.
-    regressors: (n_bins, k) jitter/systematics regressors (any unit; standardised before use).
-    """
-
-    time_h: np.ndarray
-    flux: np.ndarray
-    flux_err: np.ndarray
-    quality: np.ndarray
-    regressors: np.ndarray
-    planet_id: int | None = None
-    split: str | None = None
-    visit: int = 0
-    regressor_names: tuple[str, ...] = ()
-    source: str = "<memory>"
-
-    @property
-    def n_bins(self) -> int:
-        return int(self.time_h.size)
-
-
-def load_calibrated_visit(path: Path | str) -> VisitLightCurves:
-    """Read and validate a calibrated visit ``.npz`` (raises :class:`DataFormatError`)."""
-    path = Path(path)
-    if not path.is_file():
-        raise DataFormatError(f"{path}: calibrated visit file not found")
-    try:
-        arrays, meta = load_arrays(path)
-    except Exception as err:  # numpy/zip raise several types for a corrupt file
-        raise DataFormatError(f"{path}: not a readable .npz calibrated visit ({err})") from err
-    for key in ("time_h", "flux", "flux_err", "quality"):
-        if key not in arrays:
-            raise DataFormatError(f"{path}: expected key {key!r}, found keys {sorted(arrays)}")
-    time_h = np.asarray(arrays["time_h"], dtype=np.float64)
-    n = time_h.size
-    if time_h.ndim != 1 or n < 10:
-        raise DataFormatError(
-            f"{path}: expected time_h of shape (n_bins>=10,), found {time_h.shape}"
-        )
-    for key in ("flux", "flux_err"):
-        if arrays[key].shape != (n, N_WAVELENGTHS):
-            raise DataFormatError(
-                f"{path}: expected {key} of shape ({n}, {N_WAVELENGTHS}), found {arrays[key].shape}"
-            )
-    quality = np.asarray(arrays["quality"])
-    if quality.shape != (N_WAVELENGTHS,):
-        raise DataFormatError(
-            f"{path}: expected quality of shape ({N_WAVELENGTHS},), found {quality.shape}"
-        )
-    regressors = np.asarray(arrays.get("regressors", np.zeros((n, 0))), dtype=np.float64)
-    if regressors.ndim != 2 or regressors.shape[0] != n:
-        raise DataFormatError(
-            f"{path}: expected regressors of shape ({n}, k), found {regressors.shape}"
-        )
-    pid = meta.get("planet_id")
-    return VisitLightCurves(
-        time_h=time_h,
-        flux=np.asarray(arrays["flux"], dtype=np.float64),
-        flux_err=np.asarray(arrays["flux_err"], dtype=np.float64),
-        quality=quality.astype(np.uint16),
-        regressors=regressors,
-        planet_id=None if pid is None else int(pid),
-        split=meta.get("split"),
-        visit=int(meta.get("visit", 0)),
-        regressor_names=tuple(meta.get("regressor_names", ())),
-        source=str(path),
-    )
+# The calibrated visit as the physics modules name it: one record, read and written only by
+# spectramind.artifacts.calibrated (read_calibrated_visit / write_calibrated_visit).
+VisitLightCurves = CalibratedVisit
 
 
 def valid_bins(lc: VisitLightCurves, bad_quality_bits: int) -> np.ndarray:
