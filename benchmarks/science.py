@@ -229,18 +229,16 @@ def calibrate(args: argparse.Namespace, data: Path, out: Path) -> dict[str, floa
 def _fit_one(job: tuple) -> tuple[int, float, bool]:
     data, split, pid, paths, out, overrides = job
     from spectramind.data import reader
+    from spectramind.physics.config import fit_config_from_mapping
     from spectramind.physics.fit import fit_planet
     from spectramind.physics.lightcurves import load_calibrated_visit
 
     star = reader.read_star_info(data, split)[pid]
+    wavelengths = reader.read_wavelengths(data)
     visits = [load_calibrated_visit(p) for p in paths]
+    config = fit_config_from_mapping(overrides)
     start = time.perf_counter()
-    from dataclasses import replace
-
-    from spectramind.physics.fit import FitConfig
-
-    config = replace(FitConfig(), **overrides)
-    result = fit_planet(visits, star, config, planet_id=pid, split=split)
+    result = fit_planet(visits, star, config, pid, split, wavelengths)
     elapsed = time.perf_counter() - start
     result.save(out)
     return pid, elapsed, bool(result.meta["fallback"])
@@ -367,6 +365,7 @@ def main() -> None:
     from spectramind import baselines, metric
     from spectramind.commands.baseline import group_by_planet, time_scaled_config
     from spectramind.model.config import load_config
+    from spectramind.model.crossfit import train_model
     from spectramind.model.data import DEPTH_UNIT, feature_files_in, load_planets, read_labels_csv
     from spectramind.model.predict import predict
     from spectramind.model.train import train
@@ -411,16 +410,27 @@ def main() -> None:
         test_table.depth_err / DEPTH_UNIT,
     )
 
-    # Physics + torch.
+    # Physics + torch: one model with its hold-out calibration (the issue-4 stage), then the
+    # default (cross-fitted members, spectral prior, out-of-fold calibration).
     train_table = load_planets(
         feature_files_in(fits_dir / "train"), data / "train_star_info.csv", data / "train.csv"
     )
     tcfg = load_config(args.train_config, {"device": "cpu"})
+    single = train(replace(tcfg, n_folds=1), train_table)
+    mu, sg = predict(single, test_table)
+    score("physics + torch, one model", mu, sg, f"best epoch {single['best_epoch']}")
     start = time.perf_counter()
-    checkpoint = train(tcfg, train_table)
+    checkpoint = train_model(tcfg, train_table)
     train_seconds = time.perf_counter() - start
     mu, sg = predict(checkpoint, test_table)
-    score("physics + torch", mu, sg, f"best epoch {checkpoint['best_epoch']}")
+    prior = checkpoint.get("prior")
+    score(
+        "physics + torch",
+        mu,
+        sg,
+        f"{len(checkpoint.get('members', [1]))} member(s), prior with "
+        f"{len(prior['components']) if prior else 0} directions",
+    )
 
     # Ceiling.
     free, fixed = ceiling_std(args, data, test_ids, work)
@@ -449,7 +459,10 @@ def main() -> None:
         "fit_planets_with_fallback_channels": n_fallback,
         "calibrate_seconds_per_planet": cal_timing,
         "train_seconds": train_seconds,
-        "train_best_epoch": checkpoint["best_epoch"],
+        "train_best_epoch": [m["best_epoch"] for m in checkpoint.get("members", [checkpoint])],
+        "train_noise_scale": checkpoint.get("noise_scale"),
+        "train_sigma_scale": checkpoint.get("sigma_scale"),
+        "train_out_of_fold": checkpoint.get("holdout_diagnostics"),
         "diagnostics": {
             "ceiling_std_ppm_median_airs": float(np.median(free[:, 1:]) * 1e6),
             "ceiling_std_ppm_median_fgs": float(np.median(free[:, 0]) * 1e6),

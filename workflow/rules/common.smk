@@ -88,10 +88,13 @@ def get_calibrate_steps():
     return json.dumps(config["calibrate"]["steps"], sort_keys=True)
 
 
-def get_ld_range(key):
-    """config["fit"][key] as the "LOW HIGH" arguments of spectramind fit."""
-    low, high = config["fit"][key]
-    return f"{float(low)!r} {float(high)!r}"
+def get_fit_config():
+    """config["fit"] as the JSON of spectramind fit --fit-config."""
+    return json.dumps(config["fit"], sort_keys=True)
+
+
+def get_wavelengths(wildcards):
+    return f"{get_dataset()}/wavelengths.csv"
 
 
 def get_report_calibrated(wildcards):

@@ -5,6 +5,7 @@ rule fit:
     input:
         calibrated=get_calibrated_visits,
         star_info=get_star_info,
+        wavelengths=get_wavelengths,
     output:
         "artifacts/fit/{split}/{planet_id}.npz",
     log:
@@ -17,11 +18,10 @@ rule fit:
     params:
         wildcards=get_wildcards_json,
         seed=config["seed"],
-        ld_u1=get_ld_range("ld_u1_range"),
-        ld_u2=get_ld_range("ld_u2_range"),
+        fit_config=get_fit_config(),
     shell:
         "spectramind run-stage --stage fit --rule fit --threads {threads} --log {log}"
         " --wildcards {params.wildcards:q} --input {input:q} --output {output:q} -- "
         "spectramind fit --calibrated {input.calibrated} --star-info {input.star_info}"
         " --planet {wildcards.planet_id} --out {output}"
-        " --ld-u1-range {params.ld_u1} --ld-u2-range {params.ld_u2}"
+        " --wavelengths {input.wavelengths:q} --fit-config {params.fit_config:q}"

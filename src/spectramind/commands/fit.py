@@ -15,9 +15,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "fit",
         help="fit the limb-darkened transit model to one planet's calibrated visits",
         description=(
-            "Geometry from FGS1 + AIRS white light (star info as priors), limb darkening "
-            "smooth in wavelength, per-wavelength depths (Rp/Rs)^2 with a multiplicative drift, "
-            "visits combined by inverse variance. Writes the 'Physics fit file' of "
+            "Geometry from FGS1 + AIRS white light (star info as priors), limb darkening in "
+            "its physical range with a grey-atmosphere prior and smooth in wavelength (the "
+            "dataset's wavelengths.csv), per-wavelength depths (Rp/Rs)^2 with a multiplicative "
+            "drift whose degree is chosen by cross-validation, visits combined by inverse "
+            "variance. Writes the 'Physics fit file' of "
             "docs/CONTRACTS.md. A failed fit falls back to flux-ratio depths with a large sigma "
             "(meta 'fallback', 'reasons') instead of failing."
         ),
@@ -40,18 +42,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--planet", type=int, required=True, metavar="ID", help="planet id")
     parser.add_argument("--out", type=Path, required=True, metavar="PATH", help="output .npz")
     parser.add_argument(
-        "--drift-degree", type=int, default=2, help="polynomial degree of the drift in time (2)"
+        "--wavelengths",
+        type=Path,
+        metavar="CSV",
+        help="the dataset's wavelengths.csv (wl_1..wl_283 [micron]); default: wavelengths.csv "
+        "beside --star-info",
+    )
+    parser.add_argument(
+        "--fit-config",
+        metavar="JSON",
+        help="FitConfig settings as a JSON mapping, e.g. '{\"ld_prior_sigma\": [0.2, 0.2]}' "
+        "(the workflow passes config['fit']); unknown keys are refused",
+    )
+    parser.add_argument(
+        "--drift-degree",
+        type=int,
+        help="polynomial degree of the drift in time (default: chosen per instrument by "
+        "cross-validation, fit config drift_degree -1)",
     )
     parser.add_argument("--no-regressors", action="store_true", help="ignore the jitter regressors")
-    for coefficient, documented in (("u1", "0 0.8"), ("u2", "0 0.4")):
-        parser.add_argument(
-            f"--ld-{coefficient}-range",
-            type=float,
-            nargs=2,
-            metavar=("LOW", "HIGH"),
-            help=f"allowed quadratic limb-darkening {coefficient} (default {documented}, the "
-            "range of FORMAT.md section 8)",
-        )
     parser.set_defaults(func=run)
 
 
@@ -71,33 +80,49 @@ def _read_star(path: Path, planet_id: int) -> tuple[dict[str, float], str]:
     return table[planet_id], split
 
 
-def run(args: argparse.Namespace) -> int:
-    from dataclasses import replace
+def _fit_config(args: argparse.Namespace):
+    import json
 
+    from spectramind.errors import ConfigError
+    from spectramind.physics.config import fit_config_from_mapping
+
+    values = {}
+    if args.fit_config:
+        try:
+            values = json.loads(args.fit_config)
+        except json.JSONDecodeError as err:
+            raise ConfigError(f"--fit-config: not valid JSON ({err})") from err
+        if not isinstance(values, dict):
+            raise ConfigError(f"--fit-config: expected a JSON mapping, found {args.fit_config!r}")
+    if args.drift_degree is not None:
+        values["drift_degree"] = args.drift_degree
+    if args.no_regressors:
+        values["use_regressors"] = False
+    return fit_config_from_mapping(values)
+
+
+def run(args: argparse.Namespace) -> int:
+    from spectramind.data import layout
+    from spectramind.data.reader import read_wavelengths_csv
     from spectramind.errors import DataFormatError
-    from spectramind.physics.fit import FitConfig, fit_planet
+    from spectramind.physics.fit import fit_planet
     from spectramind.physics.lightcurves import load_calibrated_visit
 
+    config = _fit_config(args)
     star, split = _read_star(args.star_info, args.planet)
+    wavelengths = read_wavelengths_csv(
+        args.wavelengths or args.star_info.parent / layout.WAVELENGTHS_CSV
+    )
     visits = [load_calibrated_visit(path) for path in args.calibrated]
     for lc in visits:
         if lc.planet_id is not None and lc.planet_id != args.planet:
             raise DataFormatError(
                 f"{lc.source}: expected planet {args.planet}, found planet {lc.planet_id}"
             )
-    ld_bounds = {
-        f"ld_{coefficient}_bounds": tuple(given)
-        for coefficient, given in (("u1", args.ld_u1_range), ("u2", args.ld_u2_range))
-        if given is not None
-    }  # not given: FitConfig's defaults
-    config = replace(
-        FitConfig(),
-        drift_degree=args.drift_degree,
-        use_regressors=not args.no_regressors,
-        **ld_bounds,
-    )
     start = time.perf_counter()
-    result = fit_planet(visits, star, config, planet_id=args.planet, split=split)
+    result = fit_planet(
+        visits, star, config, planet_id=args.planet, split=split, wavelengths_um=wavelengths
+    )
     result.save(args.out)
     log.info(
         "planet %d: %d visit(s) fitted in %.2f s%s -> %s",

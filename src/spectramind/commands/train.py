@@ -47,8 +47,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from spectramind.model.config import load_config
+    from spectramind.model.crossfit import train_model
     from spectramind.model.data import load_planets
-    from spectramind.model.train import save_checkpoint, train
+    from spectramind.model.train import save_checkpoint
 
     cfg = load_config(
         args.config,
@@ -60,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
         },
     )
     table = load_planets(feature_paths(args), args.star_info, args.labels)
-    checkpoint = train(cfg, table)
+    checkpoint = train_model(cfg, table)
     sha256 = save_checkpoint(checkpoint, args.out)
     log.info("wrote %s (sha256 %s, device %s)", args.out, sha256, checkpoint["device"])
     return 0

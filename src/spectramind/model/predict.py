@@ -12,6 +12,7 @@ import torch
 
 from spectramind.errors import DataFormatError
 from spectramind.io import save_arrays
+from spectramind.model.crossfit import CROSSFIT_FORMAT, predict_crossfit
 from spectramind.model.data import DEPTH_UNIT, PlanetTable
 from spectramind.model.net import SpectralCorrector
 from spectramind.model.train import CHECKPOINT_FORMAT, select_device
@@ -32,8 +33,9 @@ def load_checkpoint(path: Path | str) -> dict:
     except (RuntimeError, pickle.UnpicklingError, EOFError, OSError) as err:
         message = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise DataFormatError(f"{path}: not a readable checkpoint ({message})") from err
-    if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
-        raise DataFormatError(f"{path}: expected a {CHECKPOINT_FORMAT} checkpoint")
+    formats = (CHECKPOINT_FORMAT, CROSSFIT_FORMAT)
+    if not isinstance(checkpoint, dict) or checkpoint.get("format") not in formats:
+        raise DataFormatError(f"{path}: expected a checkpoint of format {' or '.join(formats)}")
     return checkpoint
 
 
@@ -74,19 +76,21 @@ def select_planets(checkpoint: dict, table: PlanetTable, planets: str) -> Planet
 
 @torch.no_grad()
 def predict(
-    checkpoint: dict, table: PlanetTable, device: str = "auto"
+    checkpoint: dict, table: PlanetTable, device: str = "auto", planets: str = "all"
 ) -> tuple[np.ndarray, np.ndarray]:
     """mu, sigma (n, W) float64 in (Rp/Rs)^2 as NumPy arrays; mu >= 0, sigma > 0, both finite.
 
     ``device``: auto (CUDA when torch sees a GPU, else CPU), cpu or cuda; chosen and recorded
-    by :func:`spectramind.model.train.select_device`, as in training.
+    by :func:`spectramind.model.train.select_device`, as in training. A cross-fitted checkpoint
+    (:mod:`spectramind.model.crossfit`) predicts on the CPU; ``planets="holdout"`` then gives
+    each train planet the out-of-fold prediction of the member that did not see it.
     """
-    expected = checkpoint["normalisation"]["input_names"]
-    if table.input_names != expected:
-        raise DataFormatError(
-            f"fit files give {len(table.input_names)} inputs, the checkpoint was trained on "
-            f"{len(expected)} ({expected[:3]}...)"
-        )
+    if checkpoint.get("format") == CROSSFIT_FORMAT:
+        _check_inputs(checkpoint, table)
+        select_device("cpu")
+        mu, sigma = predict_crossfit(checkpoint, table, planets)
+        return _finish(mu, sigma)
+    _check_inputs(checkpoint, table)
     torch_device = select_device(device)
     model = model_from_checkpoint(checkpoint).to(torch_device)
 
@@ -94,8 +98,22 @@ def predict(
         return torch.as_tensor(values, dtype=torch.float32, device=torch_device)
 
     mu, sigma = model(as_tensor(table.inputs), as_tensor(table.depth), as_tensor(table.depth_err))
-    mu = np.clip(mu.double().cpu().numpy() / DEPTH_UNIT, 0.0, None)  # (n, W)
-    sigma = sigma.double().cpu().numpy() / DEPTH_UNIT  # (n, W)
+    return _finish(mu.double().cpu().numpy(), sigma.double().cpu().numpy())
+
+
+def _check_inputs(checkpoint: dict, table: PlanetTable) -> None:
+    expected = checkpoint["normalisation"]["input_names"]
+    if table.input_names != expected:
+        raise DataFormatError(
+            f"fit files give {len(table.input_names)} inputs, the checkpoint was trained on "
+            f"{len(expected)} ({expected[:3]}...)"
+        )
+
+
+def _finish(mu_ppm: np.ndarray, sigma_ppm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(n, W) [ppm] -> (Rp/Rs)^2 with mu clipped at 0; refuses non-finite or sigma <= 0."""
+    mu = np.clip(mu_ppm / DEPTH_UNIT, 0.0, None)  # (n, W)
+    sigma = sigma_ppm / DEPTH_UNIT  # (n, W)
     if not (np.all(np.isfinite(mu)) and np.all(np.isfinite(sigma)) and np.all(sigma > 0)):
         raise DataFormatError("the model produced non-finite or non-positive predictions")
     return mu, sigma
@@ -137,7 +155,7 @@ def run_predict(
 
     checkpoint = load_checkpoint(checkpoint_path)
     table = select_planets(checkpoint, load_planets(feature_paths, star_info_path), planets)
-    mu, sigma = predict(checkpoint, table, device)
+    mu, sigma = predict(checkpoint, table, device, planets)
     write_predictions(out, table.planet_id, mu, sigma, checkpoint_path, planets)
     log.info("wrote predictions for %d planets to %s", len(table.planet_id), out)
     return len(table.planet_id)

@@ -107,15 +107,26 @@ def legendre_time(time_h: np.ndarray) -> np.ndarray:
     return np.where(finite, 2.0 * (time_h - t_min) / span - 1.0, 0.0)
 
 
-def drift_basis(time_h: np.ndarray, regressors: np.ndarray | None, degree: int) -> np.ndarray:
-    """Multiplicative-drift design matrix (n, degree + 1 + k').
+def drift_basis(
+    time_h: np.ndarray,
+    regressors: np.ndarray | None,
+    degree: int,
+    ramp_tau_h: float | None = None,
+) -> np.ndarray:
+    """Multiplicative-drift design matrix (n, degree + 1 [+ 1] + k').
 
-    Columns: Legendre polynomials P_0..P_degree of the scaled time, then the regressors that are
-    finite somewhere and not constant, standardised (zero mean, unit std; non-finite -> 0).
-    The drift is ``basis @ c`` and multiplies the transit model.
+    Columns: Legendre polynomials P_0..P_degree of the scaled time, then (``ramp_tau_h``
+    given) an exponential ramp exp(-(t - t_first) / tau) at the visit start, then the regressors
+    that are finite somewhere and not constant, standardised (zero mean, unit std; non-finite
+    -> 0). The drift is ``basis @ c`` and multiplies the transit model.
     """
     x = legendre_time(time_h)
     columns = [np.polynomial.legendre.legval(x, np.eye(degree + 1)[d]) for d in range(degree + 1)]
+    if ramp_tau_h is not None and ramp_tau_h > 0:
+        finite = np.isfinite(time_h)
+        start = np.min(time_h[finite]) if finite.any() else 0.0
+        since = np.where(finite, time_h - start, 0.0)
+        columns.append(np.exp(-since / ramp_tau_h))
     if regressors is not None:
         for col in np.asarray(regressors, dtype=np.float64).T:
             finite = np.isfinite(col)
