@@ -298,9 +298,10 @@ def test_real_data_folder_failure_until_and_resume(tiny_run: Run, tmp_path: Path
     [
         (("--config", "unknwon_key=1"), "", "unknwon_key"),
         (("--configfile", "bad.yaml"), "train:\n  holdout_fraction: a fifth\n", "holdout_fraction"),
-        (("--configfile", "bad.yaml"), "fit:\n  ld_u1_range: [0.1]\n", "ld_u1_range"),
+        (("--configfile", "bad.yaml"), "fit:\n  ld_prior_sigma: [0.1]\n", "ld_prior_sigma"),
+        (("--configfile", "bad.yaml"), "fit:\n  ld_u1_range: [0.0, 0.8]\n", "ld_u1_range"),
     ],
-    ids=["unknown-key", "wrong-type", "range-of-one"],
+    ids=["unknown-key", "wrong-type", "pair-of-one", "retired-fit-key"],
 )
 def test_invalid_config_is_refused_before_any_job(
     tmp_path: Path, args: tuple[str, ...], bad_yaml: str, key: str

@@ -93,6 +93,15 @@ def get_fit_config():
     return json.dumps(config["fit"], sort_keys=True)
 
 
+def get_spectral_prior_flag():
+    """config["train"]["spectral_prior"] as the spectramind train flag."""
+    return (
+        "--spectral-prior"
+        if config["train"]["spectral_prior"]
+        else "--no-spectral-prior"
+    )
+
+
 def get_wavelengths(wildcards):
     return f"{get_dataset()}/wavelengths.csv"
 

@@ -22,9 +22,11 @@ rule train:
         seed=config["seed"],
         holdout=config["train"]["holdout_fraction"],
         device=config["train"]["device"],
+        n_folds=config["train"]["n_folds"],
+        prior=get_spectral_prior_flag(),
     shell:
         "spectramind run-stage --stage train --rule train --threads {threads} --log {log}"
         " --wildcards {params.wildcards:q} --input {input:q} --output {output:q} -- "
         "spectramind train --features {input.fits} --labels {input.labels}"
         " --star-info {input.star_info} --seed {params.seed} --holdout-fraction {params.holdout}"
-        " --device {params.device} --out {output}"
+        " --device {params.device} --n-folds {params.n_folds} {params.prior} --out {output}"

@@ -28,9 +28,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "train",
         help="learn a correction of the physics depths and per-wavelength sigmas (torch)",
         description=(
-            "Train the learned stage on the physics fits of labelled planets. A seeded fraction "
-            "of planets is held out for early stopping; their ids are stored in the checkpoint "
-            "for 'spectramind predict --planets holdout'."
+            "Train the learned stage on the physics fits of labelled planets: K cross-fitted "
+            "models (each trained on K - 1 folds, predicting the fold it did not see), a "
+            "spectral prior learned from the labels, and sigmas calibrated on the out-of-fold "
+            "predictions, which 'spectramind predict --planets holdout' reproduces. With "
+            "--n-folds 1, one model whose seeded hold-out fraction gives early stopping and "
+            "the calibration."
         ),
     )
     add_feature_arguments(parser)
@@ -42,6 +45,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--holdout-fraction", type=float, help="overrides the config value")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), help="overrides the config")
     parser.add_argument("--threads", type=int, help="torch/BLAS threads (default 1)")
+    parser.add_argument(
+        "--n-folds",
+        type=int,
+        help="cross-fitted members (default 5; <= 1: one model with the hold-out calibration)",
+    )
+    parser.add_argument(
+        "--spectral-prior",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="combine with a spectral prior learned from the train labels (default on)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -58,6 +72,8 @@ def run(args: argparse.Namespace) -> int:
             "holdout_fraction": args.holdout_fraction,
             "device": args.device,
             "threads": args.threads,
+            "n_folds": args.n_folds,
+            "spectral_prior": args.spectral_prior,
         },
     )
     table = load_planets(feature_paths(args), args.star_info, args.labels)

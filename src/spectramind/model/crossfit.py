@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 
 CROSSFIT_FORMAT = "spectramind.model.crossfit/1"
 MIN_CROSSFIT_PLANETS = 4
+# Smallest independent error of a member's prediction, as a fraction of the physics depth_err.
+MIN_ERROR_FRACTION = 0.1
 
 
 def assign_folds(planet_ids: np.ndarray, n_folds: int, seed: int) -> np.ndarray:
@@ -60,7 +62,11 @@ def member_parts(member: dict, table: PlanetTable) -> tuple[np.ndarray, np.ndarr
     mu, independent, common = model.noise_parts(
         as_tensor(table.inputs), as_tensor(table.depth), as_tensor(table.depth_err)
     )
-    return tuple(t.double().numpy() for t in (mu, independent, common))
+    mu, independent, common = (t.double().numpy() for t in (mu, independent, common))
+    # A planet unlike the training set (a fallback fit, say) can drive the per-planet sigma
+    # factor towards zero; no correction makes a depth ten times surer than its measurement.
+    independent = np.maximum(independent, (MIN_ERROR_FRACTION * table.depth_err) ** 2)
+    return mu, independent, common
 
 
 NOISE_SCALE_NAMES = ("independent_fgs", "independent_airs", "common_fgs", "common_airs")

@@ -79,13 +79,20 @@ class SpectralCorrector(nn.Module):
         return mu, sigma
 
     def noise_parts(
-        self, inputs: torch.Tensor, depth: torch.Tensor, depth_err: torch.Tensor
+        self,
+        inputs: torch.Tensor,
+        depth: torch.Tensor,
+        depth_err: torch.Tensor,
+        input_clip: float = 5.0,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The prediction split by noise structure, all (B, W) [ppm]: mu, the independent
         per-wavelength variance and the common-mode vector u (shared by all wavelengths), so
-        that ``sigma^2 = independent + u^2`` as in :meth:`forward`.
+        that ``sigma^2 = independent + u^2`` as in :meth:`forward`. The normalised inputs are
+        clipped to +-``input_clip`` train-fold standard deviations, so a planet unlike every
+        training planet (a failed fit, say) cannot drive the MLP to an arbitrary correction.
         """
         x = (self.raw_inputs(inputs, depth, depth_err) - self.x_mean) / self.x_std  # (B, D)
+        x = x.clamp(-input_clip, input_clip)
         out = self.mlp(x)  # (B, K + 2)
         coef, log_common, log_planet_scale = out[:, :-2], out[:, -2:-1], out[:, -1:]
         mu = depth * (1.0 + self.gain) + (coef * self.coef_scale) @ self.basis  # (B, W)

@@ -24,6 +24,9 @@ class FitConfig:
         per light curve (FGS1, AIRS) by cross-validation in 0..``drift_degree_max``.
     drift_degree_max: the largest degree cross-validation may choose.
     use_regressors: add the visit's jitter regressors to the drift basis.
+    regressor_order: 2 also adds the regressors' squares and pairwise products (a pointing
+        offset moves flux out of the aperture in proportion to its square, whichever way it
+        moves); 1 keeps them linear.
     a_prior_frac: 1-sigma of the a/R* prior as a fraction of the star-info sma (a catalogue
         a/R* from stellar density and period is good to a few per cent).
     inc_prior_deg: 1-sigma of the inclination prior [deg] (converted to impact parameter).
@@ -44,6 +47,7 @@ class FitConfig:
     drift_degree: int = -1
     drift_degree_max: int = 5
     use_regressors: bool = True
+    regressor_order: int = 2
     a_prior_frac: float = 0.05
     inc_prior_deg: float = 0.5
     n_starts: int = 3
@@ -67,7 +71,7 @@ class FitConfig:
                 "fit drift_degree: expected -1 (cross-validated) or >= 0, "
                 f"found {self.drift_degree}"
             )
-        for name in ("drift_degree_max", "ld_bins", "n_starts", "gn_iterations"):
+        for name in ("drift_degree_max", "ld_bins", "n_starts", "gn_iterations", "regressor_order"):
             minimum = 0 if name == "drift_degree_max" else 1
             if getattr(self, name) < minimum:
                 raise ConfigError(f"fit {name}: expected >= {minimum}, found {getattr(self, name)}")

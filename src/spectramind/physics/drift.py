@@ -13,7 +13,8 @@ error of its prediction on the held fold. Chunks longer
 than a bin keep correlated (red) noise inside one fold, so the score rewards a drift that
 predicts unseen stretches of the light curve rather than one that follows the noise; the
 simplest candidate whose score is within one standard error of the best wins (the usual
-one-standard-error rule over the number of columns; ramps of equal size compete on score).
+one-standard-error rule over the number of parameters, a ramp counting two; candidates of
+equal size compete on score).
 """
 
 from __future__ import annotations
@@ -37,9 +38,10 @@ class DriftSelection:
     ramp_tau_h: float | None
     candidates: tuple[tuple[int, float | None], ...]
     scores: tuple[float, ...]
+    regressor_order: int = 1
 
     def basis(self, time_h: np.ndarray, regressors: np.ndarray | None) -> np.ndarray:
-        return drift_basis(time_h, regressors, self.degree, self.ramp_tau_h)
+        return drift_basis(time_h, regressors, self.degree, self.ramp_tau_h, self.regressor_order)
 
 
 def drift_candidates(
@@ -70,6 +72,7 @@ def select_drift_degree(
     n_chunks: int = 20,
     ramps: bool = True,
     transit_columns: np.ndarray | None = None,
+    regressor_order: int = 1,
 ) -> DriftSelection:
     """Cross-validated drift for one light curve (see module docstring).
 
@@ -78,6 +81,7 @@ def select_drift_degree(
             points and the transit model (relative flux) of the current geometry.
         regressors: (n, k) jitter regressors (or None), in every candidate basis.
         max_degree: the largest polynomial degree; ramps: also try start-up ramps.
+        regressor_order: 2 adds the regressors' squares and products to every candidate.
         transit_columns: (n, q) derivatives of the transit model with respect to its free
             parameters (depth, limb darkening), fitted with every candidate so the drift is not
             chosen for making up for the model's errors; None: the depth alone (model - 1).
@@ -94,8 +98,9 @@ def select_drift_degree(
     per_chunk = np.full((len(candidates), n_chunks), np.nan)
     n_columns = []
     for index, (degree, tau) in enumerate(candidates):
-        basis = drift_basis(time_h, regressors, degree, tau)
-        n_columns.append(basis.shape[1])
+        basis = drift_basis(time_h, regressors, degree, tau, regressor_order)
+        # a ramp costs two parameters: its amplitude and its time constant (chosen here too)
+        n_columns.append(basis.shape[1] + (tau is not None))
         design = np.column_stack([basis * model[:, None], extra]) * sw[:, None]
         target = flux * sw
         for f in range(n_folds):
@@ -112,7 +117,7 @@ def select_drift_degree(
         scores = np.nanmean(np.where(np.isfinite(per_chunk), per_chunk, np.nan), axis=1)
     if not np.any(np.isfinite(scores)):
         # Nothing to cross-validate: keep the most flexible polynomial.
-        return DriftSelection(int(max_degree), None, tuple(candidates), ())
+        return DriftSelection(int(max_degree), None, tuple(candidates), (), regressor_order)
     scores = np.where(np.isfinite(scores), scores, np.inf)
     best = int(np.argmin(scores))
     # One-standard-error rule over model sizes: for each number of columns its best candidate
@@ -131,4 +136,6 @@ def select_drift_degree(
             chosen = index
             break
     degree, tau = candidates[chosen]
-    return DriftSelection(degree, tau, tuple(candidates), tuple(float(v) for v in scores))
+    return DriftSelection(
+        degree, tau, tuple(candidates), tuple(float(v) for v in scores), regressor_order
+    )

@@ -105,6 +105,8 @@ FEATURE_NAMES = (
     "airs_ld_prior_pull",
     "fgs_u1_prior",
     "fgs_u2_prior",
+    "airs_channel_white_offset",
+    "airs_ld_bins_prior_pull",
     *(f"star_{name}" for name in STAR_FEATURES),
 )
 
@@ -296,7 +298,14 @@ def _detect(
     box = (np.abs(time_h - detection.t0_h) < 0.4 * t14_prior).astype(np.float64)
     model = 1.0 - max(detection.depth, 0.0) * box
     choice = select_drift_degree(
-        time_h, white.flux, white.flux_err, white.valid, model, regressors, config.drift_degree_max
+        time_h,
+        white.flux,
+        white.flux_err,
+        white.valid,
+        model,
+        regressors,
+        config.drift_degree_max,
+        regressor_order=config.regressor_order,
     )
     return detect_transit(time_h, white, choice.basis(time_h, regressors), t14_prior)
 
@@ -334,6 +343,7 @@ def _select_bases(
             regressors,
             config.drift_degree_max,
             transit_columns=derivatives,
+            regressor_order=config.regressor_order,
         )
         diagnostics[f"{c.name}_drift_degree"] = float(choice.degree)
         diagnostics[f"{c.name}_drift_ramp_tau_h"] = (
@@ -359,7 +369,7 @@ def _fit_visit(
     regressors = lc.regressors if config.use_regressors else None
     auto_drift = config.drift_degree < 0
     start_degree = config.drift_degree_max if auto_drift else config.drift_degree
-    basis = drift_basis(time_h, regressors, start_degree)
+    basis = drift_basis(time_h, regressors, start_degree, None, config.regressor_order)
     bin_width = float(np.median(np.diff(np.sort(time_h)))) if time_h.size > 1 else 0.0
     supersample = supersample_for(bin_width, t14_prior / 240.0)
     exposure = bin_width if supersample > 1 else 0.0
@@ -541,6 +551,7 @@ def _fit_visit(
         else float("nan"),
         supersample=float(supersample),
     )
+    diagnostics.update(_consistency(lc, airs_full, channels, white, bins, bin_prior, config))
     inc = geometry.inc_deg
     return VisitFit(
         visit=lc.visit,
@@ -573,6 +584,32 @@ def _fit_visit(
         },
         diagnostics=diagnostics,
     )
+
+
+def _consistency(lc, airs_full, channels, white, bins, bin_prior, config) -> dict[str, float]:
+    """Warning signs of a drift or limb-darkening model the visit does not fit.
+
+    ``airs_channel_white_offset``: flux-weighted mean of the AIRS channel depths minus the AIRS
+    white-light depth (the white curve is the sum of those channels, so the two agree when the
+    per-channel model holds); ``airs_ld_bins_prior_pull``: RMS over the AIRS bins of their
+    (u1, u2) distance from the prior in prior sigmas (bins absorbing a drift wander off).
+    """
+    out: dict[str, float] = {}
+    ok = channels.ok[1:][airs_full - 1] if airs_full.size else np.zeros(0, bool)
+    if "airs_white" in white and ok.any():
+        with np.errstate(all="ignore"):
+            share = np.nanmedian(lc.flux[:, airs_full], axis=0)
+        share = np.where(ok & np.isfinite(share) & (share > 0), share, 0.0)
+        if share.sum() > 0:
+            mean = float(np.sum(share * channels.depth[airs_full]) / share.sum())
+            out["airs_channel_white_offset"] = mean - white["airs_white"].rp_over_rs ** 2
+    if bins.wavelength_um.size and min(config.ld_prior_sigma) > 0:
+        pulls = [
+            float(np.sum(bin_prior(np.array([w]), np.ones(1)).residuals(a, b) ** 2))
+            for w, a, b in zip(bins.wavelength_um, bins.u1, bins.u2, strict=True)
+        ]
+        out["airs_ld_bins_prior_pull"] = float(np.sqrt(np.mean(pulls)))
+    return out
 
 
 def _concatenate_channels(first: ChannelDepths, second: ChannelDepths) -> ChannelDepths:
@@ -700,6 +737,8 @@ def planet_features(
         "airs_ld_prior_pull": d.get("airs_ld_prior_pull"),
         "fgs_u1_prior": ld.get("fgs_prior", [None, None])[0],
         "fgs_u2_prior": ld.get("fgs_prior", [None, None])[1],
+        "airs_channel_white_offset": d.get("airs_channel_white_offset"),
+        "airs_ld_bins_prior_pull": d.get("airs_ld_bins_prior_pull"),
     }
     for name in STAR_FEATURES:
         values[f"star_{name}"] = star.get(name)
