@@ -244,11 +244,64 @@ def _fit_one(job: tuple) -> tuple[int, float, bool]:
     return pid, elapsed, bool(result.meta["fallback"])
 
 
+def _groups(cal: Path, split: str) -> dict[int, list[Path]]:
+    groups: dict[int, list[Path]] = {}
+    for path in sorted((cal / split).glob("*.npz")):
+        groups.setdefault(int(path.stem.split("_")[0]), []).append(path)
+    return groups
+
+
+def select_fit(args: argparse.Namespace, data: Path, cal: Path, out: Path, base: dict) -> dict:
+    """The workflow's fit_select: candidates fitted on a subset of train planets, the one
+    closest to the labels chosen (spectramind.physics.selection); cached under OUT/select/."""
+    from spectramind.model.data import read_labels_csv
+    from spectramind.physics import selection
+
+    candidates = json.loads(args.fit_candidates) if args.fit_candidates else None
+    candidates = list(candidates or selection.DEFAULT_CANDIDATES)
+    groups = _groups(cal, "train")
+    planets = selection.selection_subset(list(groups), args.select_planets, seed=0)
+    jobs = []
+    for k, candidate in enumerate(candidates):
+        folder = out / "select" / f"c{k}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "overrides.json").write_text(json.dumps({**base, **candidate}))
+        for pid in planets:
+            if not (folder / f"{pid}.npz").is_file():
+                jobs.append(
+                    (
+                        str(data),
+                        "train",
+                        pid,
+                        groups[pid],
+                        folder / f"{pid}.npz",
+                        {**base, **candidate},
+                    )
+                )
+    if jobs:
+        start = time.perf_counter()
+        with ProcessPoolExecutor(args.workers) as pool:
+            list(pool.map(_fit_one, jobs, chunksize=2))
+        log.info("select: %d candidate fits in %.0f s", len(jobs), time.perf_counter() - start)
+    label_ids, label_values = read_labels_csv(data / "train.csv")
+    labels = dict(zip(label_ids.tolist(), label_values, strict=True))
+    truth = np.stack([labels[p] for p in planets])
+    depths = [
+        np.stack([np.load(out / "select" / f"c{k}" / f"{p}.npz")["depth"] for p in planets])
+        for k in range(len(candidates))
+    ]
+    chosen = selection.choose(candidates, depths, truth, planets)
+    (out / "selected.json").write_text(json.dumps(chosen.to_dict(), indent=1))
+    return {**base, **chosen.overrides}
+
+
 def fit(args: argparse.Namespace, data: Path, cal: Path, out: Path) -> dict:
     """Physics fit of every planet; per-planet fit times cached beside the fits."""
     timings_path = out / "fit_times.json"
     timings = json.loads(timings_path.read_text()) if timings_path.is_file() else {}
     overrides = json.loads(args.fit_config) if args.fit_config else {}
+    if args.select_planets > 0:
+        overrides = select_fit(args, data, cal, out, overrides)
     (out / "fit_config.json").parent.mkdir(parents=True, exist_ok=True)
     (out / "fit_config.json").write_text(json.dumps(overrides))
     jobs = []
@@ -338,6 +391,16 @@ def main() -> None:
     parser.add_argument("--fit-tag", default="fits", help="fit cache folder name under --work")
     parser.add_argument(
         "--fit-config", help="FitConfig overrides as JSON, e.g. '{\"drift_wavelength_degree\": -1}'"
+    )
+    parser.add_argument(
+        "--select-planets",
+        type=int,
+        default=40,
+        help="train planets per fit candidate in the workflow's fit_select step (0: off)",
+    )
+    parser.add_argument(
+        "--fit-candidates",
+        help="JSON list of FitConfig overrides for fit_select (default: the workflow's)",
     )
     parser.add_argument("--train-config", type=Path, help="YAML of TrainConfig fields")
     parser.add_argument("--overwrite", action="store_true", help="re-simulate the dataset")

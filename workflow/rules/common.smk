@@ -1,10 +1,12 @@
 # Shared setup and input functions. Logic lives in the spectramind package (spectramind.plan,
 # spectramind.repro); this file only wires it to Snakemake.
 import json
+import shlex
 
 from snakemake.utils import validate
 
 from spectramind import plan
+from spectramind.physics.selection import selection_subset
 from spectramind.repro.runid import JOB_ENVVARS, start_run
 
 # Refuses unknown keys and wrong types before any job runs, and fills schema defaults.
@@ -13,6 +15,7 @@ validate(config, "../../schemas/config.schema.yaml")
 SIMULATED = config["data_dir"] == ""
 DATA_DIR = "data/synthetic" if SIMULATED else config["data_dir"]
 TRUTH_CSV = f"{DATA_DIR}.truth.csv"
+SELECTED_FIT = "artifacts/fit/selected.json"
 # One run id per snakemake invocation, shared by its jobs (also cluster jobs, which re-parse
 # this file): see docs/reproducibility.md.
 RUN = start_run(
@@ -91,6 +94,30 @@ def get_calibrate_steps():
 def get_fit_config():
     """config["fit"] as the JSON of spectramind fit --fit-config."""
     return json.dumps(config["fit"], sort_keys=True)
+
+
+def get_fit_candidates():
+    """config["fit_select"]["candidates"] as the JSON of spectramind fit-select --candidates."""
+    return json.dumps(config["fit_select"]["candidates"], sort_keys=True)
+
+
+def get_selection_visits(wildcards):
+    """Calibrated visits of the train planets fit_select fits (a seeded subset)."""
+    visits = plan.planet_visits(get_dataset(), "train")
+    planets = selection_subset(list(visits), config["fit_select"]["planets"], seed=0)
+    return [plan.calibrated_path("train", p, v) for p in planets for v in visits[p]]
+
+
+def get_fit_selection(wildcards):
+    """fit_select's output, or nothing when the selection is off (fit_select.planets: 0)."""
+    return SELECTED_FIT if config["fit_select"]["planets"] > 0 else []
+
+
+def get_fit_args():
+    """The fit settings: fit_select's chosen file, or config["fit"] itself (shell-quoted)."""
+    if config["fit_select"]["planets"] > 0:
+        return f"--fit-config-file {shlex.quote(SELECTED_FIT)}"
+    return f"--fit-config {shlex.quote(get_fit_config())}"
 
 
 def get_spectral_prior_flag():

@@ -1,4 +1,34 @@
-# Light curves -> transit depths: one physics fit per planet, its visits combined.
+# Light curves -> transit depths: one physics fit per planet, its visits combined, with the
+# configuration the train planets' labels choose among candidates (fit_select).
+
+
+rule fit_select:
+    input:
+        calibrated=get_selection_visits,
+        labels=get_labels,
+        star_info=get_star_info_of("train"),
+        wavelengths=get_wavelengths,
+    output:
+        "artifacts/fit/selected.json",
+    log:
+        "logs/fit/select.log",
+    benchmark:
+        "artifacts/benchmarks/fit/select.tsv"
+    conda:
+        "../../envs/fit.yaml"
+    threads: config["threads"]
+    params:
+        wildcards=get_wildcards_json,
+        fit_config=get_fit_config(),
+        candidates=get_fit_candidates(),
+        planets=config["fit_select"]["planets"],
+    shell:
+        "spectramind run-stage --stage fit --rule fit_select --threads {threads} --log {log}"
+        " --wildcards {params.wildcards:q} --input {input:q} --output {output:q} -- "
+        "spectramind fit-select --calibrated {input.calibrated:q} --labels {input.labels:q}"
+        " --star-info {input.star_info:q} --wavelengths {input.wavelengths:q}"
+        " --fit-config {params.fit_config:q} --candidates {params.candidates:q}"
+        " --planets {params.planets} --out {output:q}"
 
 
 rule fit:
@@ -6,6 +36,7 @@ rule fit:
         calibrated=get_calibrated_visits,
         star_info=get_star_info,
         wavelengths=get_wavelengths,
+        selected=get_fit_selection,
     output:
         "artifacts/fit/{split}/{planet_id}.npz",
     log:
@@ -18,10 +49,10 @@ rule fit:
     params:
         wildcards=get_wildcards_json,
         seed=config["seed"],
-        fit_config=get_fit_config(),
+        fit_args=get_fit_args(),
     shell:
         "spectramind run-stage --stage fit --rule fit --threads {threads} --log {log}"
         " --wildcards {params.wildcards:q} --input {input:q} --output {output:q} -- "
         "spectramind fit --calibrated {input.calibrated} --star-info {input.star_info}"
         " --planet {wildcards.planet_id} --out {output}"
-        " --wavelengths {input.wavelengths:q} --fit-config {params.fit_config:q}"
+        " --wavelengths {input.wavelengths:q} {params.fit_args}"

@@ -55,6 +55,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "(the workflow passes config['fit']); unknown keys are refused",
     )
     parser.add_argument(
+        "--fit-config-file",
+        type=Path,
+        metavar="JSON",
+        help="FitConfig settings from a file: its 'config' mapping (as 'spectramind fit-select' "
+        "writes) or the whole file; --fit-config and the options below override it",
+    )
+    parser.add_argument(
         "--drift-degree",
         type=int,
         help="polynomial degree of the drift in time (default: chosen per instrument by "
@@ -87,13 +94,23 @@ def _fit_config(args: argparse.Namespace):
     from spectramind.physics.config import fit_config_from_mapping
 
     values = {}
+    if args.fit_config_file:
+        try:
+            loaded = json.loads(args.fit_config_file.read_text())
+        except (OSError, json.JSONDecodeError) as err:
+            raise ConfigError(f"{args.fit_config_file}: not a readable JSON file ({err})") from err
+        values = loaded.get("config", loaded) if isinstance(loaded, dict) else None
+        if not isinstance(values, dict):
+            raise ConfigError(f"{args.fit_config_file}: expected a JSON mapping of fit settings")
+        values = dict(values)
     if args.fit_config:
         try:
-            values = json.loads(args.fit_config)
+            overrides = json.loads(args.fit_config)
         except json.JSONDecodeError as err:
             raise ConfigError(f"--fit-config: not valid JSON ({err})") from err
-        if not isinstance(values, dict):
+        if not isinstance(overrides, dict):
             raise ConfigError(f"--fit-config: expected a JSON mapping, found {args.fit_config!r}")
+        values.update(overrides)
     if args.drift_degree is not None:
         values["drift_degree"] = args.drift_degree
     if args.no_regressors:
