@@ -451,3 +451,32 @@ def test_drift_cross_validation_picks_the_drift_the_data_have():
     assert all(d in (3, 4) for d, _ in chosen["cubic"]), chosen["cubic"]
     assert sum(c == (3, None) for c in chosen["cubic"]) >= 7, chosen["cubic"]
     assert all(tau is not None and 0.2 < tau < 0.45 for _, tau in chosen["ramp"]), chosen["ramp"]
+
+
+def test_pointing_loss_quadratic_in_the_offset_is_modelled():
+    """A PSF moved by (dx, dy) loses flux ~ dx^2 + dy^2 whichever way it moves: with only the
+    linear centroid regressors the jitter stays in the residuals; the second-order basis
+    (FitConfig.regressor_order 2, the default) takes it out and the depths follow the truth."""
+    from spectramind.physics.lightcurves import VisitLightCurves
+
+    rng = np.random.default_rng(5)
+    base = synthetic.make_visit(TRUTH)  # noise-free, drift + one linear regressor
+    n = base.n_bins
+    offsets = np.cumsum(rng.normal(0, 0.02, (n, 2)), axis=0)  # random-walk pointing [pixel]
+    offsets -= offsets.mean(axis=0)
+    loss = 1.0 - 0.02 * np.sum(offsets**2, axis=1)  # up to ~1e-3
+    flux = base.flux * loss[:, None]
+    err = np.full_like(flux, 1e-4) * flux
+    flux = flux + err * rng.standard_normal(flux.shape)
+    lc = VisitLightCurves(
+        base.time_h, flux, err, base.quality, np.column_stack([base.regressors, offsets]),
+        planet_id=1, split="train",
+    )  # fmt: skip
+    results = {
+        order: fit_planet([lc], TRUTH.star_info(), FitConfig(regressor_order=order))
+        for order in (1, 2)
+    }
+    rms = {k: np.sqrt(np.mean((r.depth[1:] - TRUTH.depth[1:]) ** 2)) for k, r in results.items()}
+    chi2 = {k: r.meta["visits"][0]["diagnostics"]["white_chi2_red"] for k, r in results.items()}
+    assert chi2[2] < 1.3 < chi2[1], chi2
+    assert rms[2] < 0.5 * rms[1], rms
