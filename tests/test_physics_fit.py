@@ -480,3 +480,22 @@ def test_pointing_loss_quadratic_in_the_offset_is_modelled():
     chi2 = {k: r.meta["visits"][0]["diagnostics"]["white_chi2_red"] for k, r in results.items()}
     assert chi2[2] < 1.3 < chi2[1], chi2
     assert rms[2] < 0.5 * rms[1], rms
+
+
+def test_fgs1_sigma_covers_its_limb_darkening_uncertainty():
+    """FGS1 is one band: on a chord at b = 0.8 its (u1, u2) trade against the depth, and at
+    high S/N that, not the photon noise, sets the error. The reported FGS1 sigma (the white-light
+    fit's, geometry and limb darkening marginalised) must cover the scatter over noise draws; the
+    error with everything else held fixed (~35 ppm here) does not."""
+    truth = _high_impact_truth()
+    errors, sigmas, conditional = [], [], []
+    for seed in range(5):
+        lc = synthetic.make_visit(truth, relative_noise=3e-4, seed=seed)
+        result = fit_planet([lc], truth.star_info())
+        errors.append(result.depth[0] - truth.depth[0])
+        sigmas.append(result.depth_err[0])
+        conditional.append(result.meta["visits"][0]["diagnostics"]["fgs_depth_err_conditional"])
+    scatter = np.sqrt(np.mean(np.square(errors)))
+    assert scatter < 1.2 * np.median(sigmas), (errors, sigmas)
+    assert scatter > 1.5 * np.median(conditional), (errors, conditional)
+    assert np.median(sigmas) < 5 * scatter  # honest, not merely huge

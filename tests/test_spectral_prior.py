@@ -67,6 +67,20 @@ def test_pooling_beats_the_independent_noise_limit_and_stays_calibrated():
     assert 0.85 < np.sqrt(np.mean(z**2)) < 1.15
 
 
+def test_structure_the_directions_miss_stays_in_the_sigma():
+    """Labels with 60 ppm of channel-to-channel structure no direction holds: the prior's
+    out-of-fold residual carries it, so the posterior stays calibrated instead of claiming the
+    pooled precision of a perfectly low-rank spectrum."""
+    rng = np.random.default_rng(5)
+    prior = fit_spectral_prior(_low_rank_labels(rng, 150, residual_ppm=60.0))
+    truth = _low_rank_labels(rng, 60, residual_ppm=60.0)
+    measured = truth + 120.0 * rng.standard_normal(truth.shape)
+    mean, std = posterior(prior, measured, np.full(truth.shape, 120.0**2))
+    z = (mean - truth) / std
+    assert 0.85 < np.sqrt(np.mean(z**2)) < 1.15
+    assert np.median(std) > 40.0  # 60 ppm of structure and 120 ppm noise: ~54 ppm
+
+
 def test_a_common_mode_is_not_averaged_away():
     """An offset shared by all channels cannot be pooled down: the posterior keeps its size."""
     rng = np.random.default_rng(3)
