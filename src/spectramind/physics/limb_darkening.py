@@ -42,7 +42,7 @@ def grey_atmosphere_intensity(
     mu = np.atleast_1d(np.asarray(mu, dtype=np.float64))
     grid = np.concatenate([mu, [1.0]])[None, :, None]  # last column: the disk centre
     tau = _LAGUERRE_NODES[None, None, :] * grid  # (1, n_mu + 1, n_nodes)
-    temperature = (0.75 * teff_k**4 * (tau + 2.0 / 3.0)) ** 0.25
+    temperature = (3.0 / 4.0 * teff_k**4 * (tau + 2.0 / 3.0)) ** 0.25  # Eddington grey T(tau)
     with np.errstate(over="ignore"):
         planck = 1.0 / np.expm1(HC_OVER_K_UM_K / (wl * temperature))  # up to wl^-5
     intensity = planck @ _LAGUERRE_WEIGHTS  # (n_wl, n_mu + 1)
