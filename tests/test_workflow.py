@@ -136,8 +136,10 @@ def test_every_stage_records_one_run(tiny_run: Run) -> None:
     }
     n_visits = len(list((tiny_run.workdir / "artifacts/calib").rglob("*.npz")))
     n_planets = len(list((tiny_run.workdir / "artifacts/fit").rglob("*.npz")))
-    # one record per job: simulate, visits, planets, train, 2 predicts, submit, score, report
-    assert len(records) == 1 + n_visits + n_planets + 6
+    # one record per job: simulate, visits, fit_select, planets, train, 2 predicts, submit,
+    # score, report
+    assert len(records) == 1 + n_visits + 1 + n_planets + 6
+    assert sum(r["rule"] == "fit_select" for r in records) == 1
 
 
 def test_records_are_complete_and_match_the_files(tiny_run: Run) -> None:
