@@ -5,22 +5,36 @@
 #
 # Outputs land in artifacts/<stage>/..., logs in logs/<stage>/..., benchmarks in
 # artifacts/benchmarks/<stage>/..., run manifests in artifacts/runs/<stage>/<run id>/events.jsonl.
-# Configuration: config/config.yaml (validated by schemas/config.schema.yaml).
+# Configuration: config/config.yaml (validated by schemas/config.schema.yaml). Predict-only mode
+# (config key model): a shipped checkpoint, verified, replaces simulate and train.
+# The same files ship in the wheel: `spectramind workflow run` runs them in any folder.
 
 
 from snakemake.utils import min_version
 
+from spectramind.assets import beside_workdir
+
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+configfile: beside_workdir(workflow.basedir, "config/config.yaml")
 
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/simulate.smk"
 include: "workflow/rules/calibrate.smk"
 include: "workflow/rules/fit.smk"
-include: "workflow/rules/train.smk"
+
+
+if PREDICT_ONLY:
+
+    include: "workflow/rules/model.smk"
+
+else:
+
+    include: "workflow/rules/train.smk"
+
+
 include: "workflow/rules/predict.smk"
 include: "workflow/rules/submit.smk"
 include: "workflow/rules/report.smk"
@@ -39,6 +53,4 @@ localrules:
 
 rule all:
     input:
-        "artifacts/submission/submission.csv",
-        "artifacts/metrics/score.json",
-        rules.report_figures.output,
+        get_final_outputs(),

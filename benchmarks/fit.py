@@ -19,7 +19,7 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from spectramind.physics import synthetic  # noqa: E402
+from spectramind.oracles import synthetic_light_curves as synthetic  # noqa: E402
 from spectramind.physics.fit import fit_planet  # noqa: E402
 from spectramind.physics.transit import TransitGeometry  # noqa: E402
 

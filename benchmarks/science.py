@@ -56,7 +56,15 @@ def _dataset_stamp(args: argparse.Namespace, data: Path, **extra: str) -> tuple[
         "frames_scale": args.frames_scale,
         **extra,
     }
+    if args.variant:  # absent for the default simulator: old stamps stay valid
+        want["variants"] = list(_variants(args))
     return data.with_name(data.name + ".config.json"), want
+
+
+def _variants(args: argparse.Namespace) -> tuple[str, ...]:
+    from spectramind.simulate.variants import parse_variants
+
+    return parse_variants(args.variant)
 
 
 def simulate(args: argparse.Namespace, data: Path) -> None:
@@ -87,6 +95,7 @@ def simulate(args: argparse.Namespace, data: Path) -> None:
             seed=args.seed,
             frames_scale=args.frames_scale,
             workers=args.workers,
+            variants=_variants(args),
         ),
         overwrite=True,
     )
@@ -134,14 +143,16 @@ def simulate_streaming(args: argparse.Namespace, data: Path, cal: Path) -> dict[
     if stamp.is_file() and json.loads(stamp.read_text()) == want:
         log.info("simulate+calibrate: cached %s", data)
         return {}
-    config = SimulationConfig(args.train, args.test, args.seed, args.frames_scale)
+    config = SimulationConfig(
+        args.train, args.test, args.seed, args.frames_scale, variants=_variants(args)
+    )
     config.validate()
     truth_dir = truth_dir_path(data)
     for split in ("train", "test"):
         (truth_dir / split).mkdir(parents=True, exist_ok=True)
         (cal / split).mkdir(parents=True, exist_ok=True)
     # Shared tables first: calibration reads axis_info and adc_info.
-    write_tables(data, [], config.n_airs_cds, truth_csv_path(data))
+    write_tables(data, [], config.n_airs_cds, truth_csv_path(data), config.airs_wavelength_um)
     todo, truths = [], []
     for task in planet_tasks(config, data, truth_dir):
         pid = planet_id(args.seed, task.split, task.index)
@@ -176,7 +187,7 @@ def simulate_streaming(args: argparse.Namespace, data: Path, cal: Path) -> dict[
                 tc,
                 elapsed / (i + 1) * (len(todo) - i - 1),
             )
-    write_tables(data, truths, config.n_airs_cds, truth_csv_path(data))
+    write_tables(data, truths, config.n_airs_cds, truth_csv_path(data), config.airs_wavelength_um)
     n = (len(reader.discover_planets(data, "train")), len(reader.discover_planets(data, "test")))
     if n != (args.train, args.test):
         raise SystemExit(f"simulate+calibrate: expected {args.train}/{args.test}, found {n}")
@@ -325,7 +336,7 @@ def fit(args: argparse.Namespace, data: Path, cal: Path, out: Path) -> dict:
 
 
 def _ceiling_one(job: tuple) -> tuple[np.ndarray, np.ndarray]:
-    from spectramind import ceiling
+    from spectramind.oracles import ceiling
 
     data, split, pid = job
     return (
@@ -405,15 +416,44 @@ def main() -> None:
     parser.add_argument("--train-config", type=Path, help="YAML of TrainConfig fields")
     parser.add_argument("--overwrite", action="store_true", help="re-simulate the dataset")
     parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        help="simulator variant (repeatable; see spectramind simulate --help)",
+    )
+    parser.add_argument(
         "--discard-raw",
         action="store_true",
         help="simulate and calibrate planet by planet, deleting raw frames (full-size runs)",
     )
     parser.add_argument("--out", type=Path, help="results JSON (default WORK/results-TAG.json)")
+    matrix = parser.add_argument_group(
+        "robustness matrix (--matrix)",
+        "one row per dataset variant, each in its own work folder ROOT/<row>/, built if missing "
+        "(cached); --train/--test/--seed/--frames-scale give the size of every row except "
+        "default-full (120/40, seed 2025, full size)",
+    )
+    matrix.add_argument("--matrix", action="store_true", help="measure the robustness matrix")
+    matrix.add_argument(
+        "--matrix-root", type=Path, default=Path("artifacts/science-matrix"), metavar="ROOT"
+    )
+    matrix.add_argument(
+        "--rows", help="comma-separated rows to measure (default: all; see benchmarks/matrix.py)"
+    )
+    matrix.add_argument(
+        "--no-build",
+        action="store_true",
+        help="measure only rows whose calibrated data exist; list the others as missing",
+    )
     args = parser.parse_args()
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S"
     )
+    if args.matrix:
+        from matrix import run_matrix  # benchmarks/matrix.py, beside this file
+
+        run_matrix(args)
+        return
     work = args.work
     work.mkdir(parents=True, exist_ok=True)
     data = work / "data"
@@ -422,6 +462,47 @@ def main() -> None:
     else:
         simulate(args, data)
         cal_timing = calibrate(args, data, work / "calibrated")
+    results = measure(args, work, data, cal_timing, ceilings=("simulator",))
+    out = args.out or work / f"results-{args.fit_tag}.json"
+    out.write_text(json.dumps(results, indent=1))
+    print(markdown_table(results["rows"]))
+    print(json.dumps({k: v for k, v in results.items() if k != "rows"}, indent=1))
+
+
+def independent_ceiling_std(args: argparse.Namespace, data: Path, ids: np.ndarray, work: Path):
+    """(n, 283) independent-noise ceiling std of the test planets (cached in WORK)."""
+    path = work / "ceiling_independent.npz"
+    if path.is_file():
+        cached = np.load(path)
+        if np.array_equal(cached["planet_id"], ids):
+            return cached["std"]
+    jobs = [(str(data), str(work / "calibrated"), "test", int(p)) for p in ids]
+    with ProcessPoolExecutor(args.workers) as pool:
+        std = np.stack(list(pool.map(_independent_one, jobs)))
+    np.savez(path, planet_id=ids, std=std)
+    return std
+
+
+def _independent_one(job: tuple) -> np.ndarray:
+    from spectramind.oracles.independent_ceiling import planet_depth_std
+
+    return planet_depth_std(*job)
+
+
+def measure(
+    args: argparse.Namespace,
+    work: Path,
+    data: Path,
+    cal_timing: dict,
+    ceilings: tuple[str, ...] = ("simulator",),
+) -> dict:
+    """Fit, train and score every approach on one prepared dataset (``work``/calibrated).
+
+    ``ceilings``: "simulator" (:mod:`spectramind.oracles.ceiling`, our simulator's noise model;
+    both the
+    free- and known-normalisation rows) and/or "independent" (:mod:`spectramind.
+    independent_ceiling`, the same definition for any generator).
+    """
     fits_dir = work / args.fit_tag
     fit_times = fit(args, data, work / "calibrated", fits_dir)
 
@@ -495,14 +576,27 @@ def main() -> None:
         f"{len(prior['components']) if prior else 0} directions",
     )
 
-    # Ceiling.
-    free, fixed = ceiling_std(args, data, test_ids, work)
-    from spectramind.ceiling import ceiling_predictions
+    # Ceilings.
+    from spectramind.oracles.ceiling import ceiling_predictions
 
-    mu, sg = ceiling_predictions(test_truth, free, seed=args.seed)
-    score("ceiling (F0 free)", mu, sg, "Cramer-Rao, stellar flux level marginalised")
-    mu, sg = ceiling_predictions(test_truth, fixed, seed=args.seed)
-    score("ceiling (all but depth known)", mu, sg, "Cramer-Rao, every other parameter known")
+    free = None
+    if "simulator" in ceilings:
+        free, fixed = ceiling_std(args, data, test_ids, work)
+        mu, sg = ceiling_predictions(test_truth, free, seed=args.seed)
+        score("ceiling (F0 free)", mu, sg, "Cramer-Rao, stellar flux level marginalised")
+        mu, sg = ceiling_predictions(test_truth, fixed, seed=args.seed)
+        score("ceiling (all but depth known)", mu, sg, "Cramer-Rao, every other parameter known")
+    independent = None
+    if "independent" in ceilings:
+        independent = independent_ceiling_std(args, data, test_ids, work)
+        mu, sg = ceiling_predictions(test_truth, independent, seed=args.seed)
+        score(
+            "ceiling (independent noise)",
+            mu,
+            sg,
+            "Cramer-Rao from measured white noise and the true transit shape",
+        )
+    ceiling_ppm = free if free is not None else independent
 
     times = np.array([v["seconds"] for k, v in fit_times.items()])
     n_fallback = sum(bool(v["fallback"]) for v in fit_times.values())
@@ -527,8 +621,8 @@ def main() -> None:
         "train_sigma_scale": checkpoint.get("sigma_scale"),
         "train_out_of_fold": checkpoint.get("holdout_diagnostics"),
         "diagnostics": {
-            "ceiling_std_ppm_median_airs": float(np.median(free[:, 1:]) * 1e6),
-            "ceiling_std_ppm_median_fgs": float(np.median(free[:, 0]) * 1e6),
+            "ceiling_std_ppm_median_airs": float(np.median(ceiling_ppm[:, 1:]) * 1e6),
+            "ceiling_std_ppm_median_fgs": float(np.median(ceiling_ppm[:, 0]) * 1e6),
             "physics_err_rms_ppm_airs": float(np.sqrt(np.mean(physics_err[:, 1:] ** 2)) * 1e6),
             "physics_err_rms_ppm_fgs": float(np.sqrt(np.mean(physics_err[:, 0] ** 2)) * 1e6),
             "physics_sigma_median_ppm_airs": float(np.median(test_table.depth_err[:, 1:])),
@@ -546,10 +640,7 @@ def main() -> None:
             ),
         },
     }
-    out = args.out or work / f"results-{args.fit_tag}.json"
-    out.write_text(json.dumps(results, indent=1))
-    print(markdown_table(rows))
-    print(json.dumps({k: v for k, v in results.items() if k != "rows"}, indent=1))
+    return results
 
 
 if __name__ == "__main__":

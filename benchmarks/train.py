@@ -16,8 +16,8 @@ from pathlib import Path
 
 from spectramind.model.config import TrainConfig
 from spectramind.model.data import feature_files_in, load_planets
-from spectramind.model.synthetic import write_synthetic_set
 from spectramind.model.train import save_checkpoint, train
+from spectramind.oracles.synthetic_fits import write_synthetic_set
 
 
 def main() -> None:

@@ -19,6 +19,12 @@ from pathlib import Path
 
 import pytest
 
+from spectramind.repro.cpu import pin_environment
+
+# The CPU kernel pin every `spectramind` command applies, here before numpy or torch load, so
+# that in-process tests compute like the commands do (docs/reproducibility.md).
+pin_environment()
+
 REPO = Path(__file__).resolve().parents[1]
 
 TINY = {"n_train": 3, "n_test": 2, "seed": 11, "frames_scale": 0.01, "second_visit_fraction": 0.5}

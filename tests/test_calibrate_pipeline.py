@@ -3,9 +3,12 @@ the independent reference, float32 precision, bad input, and the CLI."""
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import shutil
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import numpy as np
@@ -13,12 +16,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from spectramind.calibrate import product
+from spectramind.calibrate import product, steps
 from spectramind.calibrate.config import build_config
 from spectramind.calibrate.pipeline import calibrate_visit
 from spectramind.calibrate.product import Quality
-from spectramind.calibrate.reference import starter_light_curves
-from spectramind.errors import DataFormatError
+from spectramind.calibrate.state import Phase, VisitState
+from spectramind.errors import ConfigError, DataFormatError
+from spectramind.oracles.calibrate_reference import starter_light_curves
 
 SPLIT = "train"
 BIN5 = {"bin": {"airs_cds_per_bin": 5, "fgs_cds_per_bin": 60}}
@@ -271,7 +275,8 @@ def test_odd_frame_count_and_missing_calibration_file(planet, tmp_path):
     pdir = copy_planet(planet, tmp_path)
     data = pdir.parent.parent
     (pdir / "FGS1_calibration_0" / "linear_corr.parquet").unlink()
-    with pytest.raises(DataFormatError, match=r"linear_corr\.parquet: file not found"):
+    missing = r"linear_corr\.parquet \(planet \d+\): file not found"  # names file and planet
+    with pytest.raises(DataFormatError, match=missing):
         calibrate_visit(data, SPLIT, planet[1], 0, build_config())
     shutil.copy(
         planet[0] / SPLIT / str(planet[1]) / "FGS1_calibration_0" / "linear_corr.parquet",
@@ -279,7 +284,7 @@ def test_odd_frame_count_and_missing_calibration_file(planet, tmp_path):
     )
     path = pdir / "AIRS-CH0_signal_0.parquet"
     rewrite(path, read_values(path)[:-1])
-    with pytest.raises(DataFormatError, match="even number of frames"):
+    with pytest.raises(DataFormatError, match="even, non-zero number of frames"):
         calibrate_visit(data, SPLIT, planet[1], 0, build_config())
 
 
@@ -370,3 +375,86 @@ def test_shifted_trace_and_psf_are_located_and_recover_the_truth(planet, default
     )
     w = calibrate_visit(pdir.parent.parent, SPLIT, planet[1], 0, fixed)
     assert np.median(w.flux[:, 0] / v.flux[:, 0]) < 0.9
+
+
+@dataclasses.dataclass(frozen=True)
+class _ScaleParams:
+    factor: float = 2.0  # multiplies the AIRS images [dimensionless]
+
+
+def _scale_run(state: VisitState, params: _ScaleParams) -> VisitState:
+    state.binned["AIRS-CH0"].cube[...] *= params.factor
+    return state
+
+
+def test_a_new_step_is_configured_run_skipped_and_recorded_from_its_registry_entry(
+    planet, default_result, monkeypatch
+):
+    """A step is one module listed in REGISTRY: config, skipping and records follow from it."""
+    scale = types.SimpleNamespace(
+        NAME="scale",
+        Params=_ScaleParams,
+        PHASES=(Phase.IMAGES,),
+        references=lambda params: ("flat",),
+        run=_scale_run,
+    )
+    monkeypatch.setattr(steps, "REGISTRY", (*steps.REGISTRY[:-1], scale, steps.REGISTRY[-1]))
+    v = calibrate_visit(*planet_args(planet), cfg=build_config({"steps": {"scale": {}}}))
+    np.testing.assert_array_equal(v.flux[:, 1:], 2.0 * default_result.flux[:, 1:])
+    np.testing.assert_array_equal(v.flux[:, 0], default_result.flux[:, 0])
+    record = [s for s in v.meta["steps"] if s["name"] == "scale"]
+    assert record == [
+        {
+            "name": "scale",
+            "status": "COMPLETE",
+            "params": {"factor": 2.0},
+            "reference_files": [
+                "AIRS-CH0_calibration_0/flat.parquet",
+                "FGS1_calibration_0/flat.parquet",
+            ],
+        }
+    ]
+    assert [s["name"] for s in v.meta["steps"]][-2:] == ["scale", "extract"]
+    skipped = calibrate_visit(
+        *planet_args(planet), cfg=build_config({"steps": {"scale": {"skip": True, "factor": 3}}})
+    )
+    np.testing.assert_array_equal(skipped.flux, default_result.flux)
+    (record,) = [s for s in skipped.meta["steps"] if s["name"] == "scale"]
+    assert record["status"] == "SKIPPED" and record["reference_files"] == []
+    with pytest.raises(ConfigError, match="no parameter 'gain'"):
+        build_config({"steps": {"scale": {"gain": 1}}})
+
+
+def test_fused_and_numpy_engines_give_the_same_bytes(planet, default_result, tmp_path):
+    """The compiled frame pass is an implementation detail: each step's numpy ``run`` gives the
+    same file, for the default chain and the starter preset (float64, sum-binning)."""
+    numpy_engine = calibrate_visit(*planet_args(planet), cfg=build_config(), engine="numpy")
+    product.save(tmp_path / "fused.npz", default_result)
+    product.save(tmp_path / "numpy.npz", numpy_engine)
+    assert (tmp_path / "fused.npz").read_bytes() == (tmp_path / "numpy.npz").read_bytes()
+    starter = build_config({"steps": {**BIN5, "linearity": {"skip": False}}}, preset="starter")
+    a = calibrate_visit(*planet_args(planet), cfg=starter, engine="fused")
+    b = calibrate_visit(*planet_args(planet), cfg=starter, engine="numpy")
+    np.testing.assert_array_equal(a.flux, b.flux)
+
+
+def test_calibrated_bytes_do_not_depend_on_cpu_features_or_threads(planet, tmp_path):
+    """Another CPU, emulated: numpy without AVX2/AVX-512/FMA3, the kernel compiled for a
+    generic x86-64 (no cached machine code reused), one thread for Arrow; the file is the
+    same bytes as on this machine with its defaults."""
+    data, pid = planet
+    cmd = [sys.executable, "-m", "spectramind", "calibrate", "--data-dir", str(data)]
+    cmd += ["--split", SPLIT, "--planet", str(pid)]
+    emulated = {
+        **os.environ,
+        "NPY_DISABLE_CPU_FEATURES": "AVX512F AVX512CD AVX512_SKX AVX2 FMA3",
+        "NUMBA_CPU_NAME": "generic",
+        "NUMBA_CACHE_DIR": str(tmp_path / "numba-cache"),
+        "OMP_NUM_THREADS": "1",
+    }
+    for name, env in (("host", None), ("emulated", emulated)):
+        run = subprocess.run(
+            [*cmd, "--out", str(tmp_path / f"{name}.npz")], capture_output=True, text=True, env=env
+        )
+        assert run.returncode == 0, run.stderr
+    assert (tmp_path / "host.npz").read_bytes() == (tmp_path / "emulated.npz").read_bytes()

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
+import itertools
+
 import numpy as np
 import pytest
 
 from spectramind.calibrate import config as cfgmod
-from spectramind.calibrate.pipeline import point_to_point_error
+from spectramind.calibrate.pipeline import StepTimer, run_steps
+from spectramind.calibrate.state import FrameBlock, Phase, reference_paths
 from spectramind.calibrate.steps import (
+    REGISTRY,
     adc,
     background,
-    bin,
+    binning,
     cds,
     cosmic,
     crop,
@@ -23,6 +29,7 @@ from spectramind.calibrate.steps import (
     mask,
 )
 from spectramind.data.layout import AIRS, FGS
+from spectramind.data.reader import AdcInfo
 from spectramind.errors import ConfigError, DataFormatError
 
 RNG = np.random.default_rng(1234)
@@ -123,17 +130,17 @@ def test_cosmic_rays_flagged_without_false_positives():
 
 def test_bin_mean_sum_and_rejected_frames():
     frames = np.arange(12.0).reshape(6, 2)
-    binned, empty = bin.bin_frames(frames, None, 3, "mean")
+    binned, empty = binning.bin_frames(frames, None, 3, "mean")
     np.testing.assert_allclose(binned, [[2.0, 3.0], [8.0, 9.0]])
-    binned, _ = bin.bin_frames(frames, None, 3, "sum")
+    binned, _ = binning.bin_frames(frames, None, 3, "sum")
     np.testing.assert_allclose(binned, [[6.0, 9.0], [24.0, 27.0]])
     bad = np.zeros_like(frames, dtype=bool)
     bad[1, 0] = True  # value 2 excluded: mean of 0 and 4
     bad[3:, 1] = True  # the whole second bin of pixel 1
-    binned, empty = bin.bin_frames(frames, bad, 3, "sum")
+    binned, empty = binning.bin_frames(frames, bad, 3, "sum")
     assert binned[0, 0] == pytest.approx(3 * 2.0)
     assert empty.tolist() == [[False, False], [False, True]]
-    np.testing.assert_allclose(bin.bin_times(np.arange(12.0), 3, 2), [2.5, 8.5])
+    np.testing.assert_allclose(binning.bin_times(np.arange(12.0), 3, 2), [2.5, 8.5])
 
 
 def test_background_constant_level_is_recovered():
@@ -171,7 +178,7 @@ def test_extraction_uniform_and_optimal_agree_on_noise_free_data():
 def test_point_to_point_error_recovers_white_noise_sigma():
     t = np.linspace(0, 1, 4000)[:, None]
     flux = 1000 + 50 * np.sin(2 * t) + RNG.normal(0, [1.0, 5.0], size=(4000, 2))
-    err = point_to_point_error(flux)
+    err = extract.point_to_point_error(flux)
     np.testing.assert_allclose(err[0], [1.0, 5.0], rtol=0.06)
 
 
@@ -275,3 +282,172 @@ def test_config_geometry_overrides_are_checked():
         cfgmod.build_config({"steps": {"locate": {"skip": True}}})
     with pytest.raises(ConfigError, match="inside the crop"):
         cfgmod.build_config({"steps": {"extract": {"fgs_rows": [20, 40]}}})
+
+
+def test_every_registered_step_has_the_one_interface():
+    names = [m.NAME for m in REGISTRY]
+    assert len(set(names)) == len(names) and cfgmod.step_names() == tuple(names)
+    for module in REGISTRY:
+        assert dataclasses.is_dataclass(module.Params), module.NAME
+        params = module.Params()
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            params.__setattr__("x", 1)  # frozen: parameters are values, comparable in records
+        assert module.PHASES and set(module.PHASES) <= set(Phase), module.NAME
+        refs = module.references(params)
+        assert isinstance(refs, tuple) and all(isinstance(r, str) for r in refs), module.NAME
+        assert len(inspect.signature(module.run).parameters) == 2, module.NAME
+    # References name calibration maps (expanded per instrument) or dataset files.
+    assert reference_paths(("dark", "adc_info.csv"), 1) == [
+        "AIRS-CH0_calibration_1/dark.parquet",
+        "FGS1_calibration_1/dark.parquet",
+        "adc_info.csv",
+    ]
+    assert extract.references(extract.Params(weights="optimal")) == ("read",)
+    assert extract.references(extract.Params()) == ()
+
+
+def _frame_block(reads, dtype, **operands):
+    p = reads.shape[1]
+    n = reads.shape[0] // 2
+    rng = np.random.default_rng(5)  # the same operands on every call
+    base = dict(
+        adc=AdcInfo(offset=-1000.0, gain=0.4369),
+        coeffs=np.zeros((6, p)),
+        dark=rng.uniform(0, 0.02, p),
+        inv_flat=1 / rng.uniform(0.8, 1.2, p),
+        cds_dt=np.full(n, 4.5),
+        size=5,
+        n_saturated=np.zeros(p, dtype=np.int64),
+        n_cosmic=np.zeros(p, dtype=np.int64),
+    )
+    base["coeffs"][1] = 1.0
+    base["coeffs"][2] = 1e-7
+    base.update(operands)
+    base["coeffs"] = base["coeffs"].astype(dtype)
+    return FrameBlock(reads=reads, dtype=np.dtype(dtype), **base)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_frame_steps_through_run_equal_the_pure_functions_in_order(dtype):
+    """READS then CDS phase of the registry = decode, Horner, CDS, dark on CDS, flat, cosmic
+    rays, bin: bit for bit, with the counts of saturated and hit pixel-frames."""
+    n_cds, p = 40, 7
+    reads = RNG.normal(5000, 30, size=(2 * n_cds, p)).astype(np.uint16)
+    reads[1::2] += 2000  # end reads collect charge
+    reads[11, 2] = 65535  # one saturated end read (CDS frame 5)
+    reads[21, 4] += 20000  # one cosmic ray (CDS frame 10)
+    cfg = cfgmod.build_config({"dtype": dtype})
+    block = _frame_block(reads, dtype)
+    timer = StepTimer()
+    got = run_steps(Phase.CDS, run_steps(Phase.READS, block, cfg, timer), cfg, timer)
+    assert list(timer.seconds) == ["adc", "linearity", "cds", "dark", "flat", "cosmic", "bin"]
+
+    ref = _frame_block(reads, dtype)
+    sat = adc.saturated_pairs(reads, 65535)
+    x = linearity.correct(adc.decode(reads, ref.adc.gain, ref.adc.offset, dtype), ref.coeffs)
+    frames = flat.apply(dark.subtract(cds.cds(x), ref.dark, ref.cds_dt), ref.inv_flat)
+    cp = cosmic.Params()
+    hits = cosmic.flag(frames, cp.nsigma, cp.scale_samples, cp.window_cds) & ~sat
+    binned, empty = binning.bin_frames(frames, sat | hits, 5, "mean")
+    np.testing.assert_array_equal(got.binned, binned)
+    np.testing.assert_array_equal(got.empty, empty)
+    assert got.n_saturated.tolist() == [0, 0, 1, 0, 0, 0, 0]
+    assert got.n_cosmic.tolist() == [0, 0, 0, 0, 1, 0, 0]
+    # Skipped steps are not run (and the chain still bins).
+    cfg = cfgmod.build_config({"dtype": dtype, "steps": {"cosmic": {"skip": True}}})
+    timer = StepTimer()
+    block = run_steps(Phase.READS, _frame_block(reads, dtype), cfg, timer)
+    run_steps(Phase.CDS, block, cfg, timer)
+    assert "cosmic" not in timer.seconds and block.n_cosmic.sum() == 0
+
+
+def _raw_series(rng, p, n_cds, size):
+    """(p, 2 n_cds) uint16 pixel-major reads with saturated pairs and cosmic rays."""
+    start = rng.normal(3000, 20, size=(p, n_cds))
+    charge = rng.uniform(1000, 20000, size=(p, 1)) + rng.normal(0, 40, size=(p, n_cds))
+    raw = np.empty((p, 2 * n_cds))
+    raw[:, 0::2], raw[:, 1::2] = start, start + charge
+    raw = np.clip(raw, 0, 65535).astype(np.uint16)
+    hits = rng.random((p, n_cds)) < 0.01
+    raw[:, 1::2][hits] = np.minimum(raw[:, 1::2][hits].astype(int) + 30000, 65535)
+    raw[0, 1 : 2 * size : 2] = 65535  # pixel 0: the first bin saturated (empty)
+    raw[1, 7] = 65535  # one saturated end read
+    return raw
+
+
+FUSED_CASES = {
+    "default": {},
+    "sum, short windows": {
+        "steps": {"bin": {"statistic": "sum"}, "cosmic": {"window_cds": 50, "scale_samples": 9}}
+    },
+    "no adc, no linearity": {"steps": {"adc": {"skip": True}, "linearity": {"skip": True}}},
+    "no dark, flat, cosmic": {
+        "steps": {"dark": {"skip": True}, "flat": {"skip": True}, "cosmic": {"skip": True}}
+    },
+}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("case", list(FUSED_CASES))
+def test_fused_kernel_equals_the_numpy_steps_bit_for_bit(dtype, case):
+    """The compiled pass (engine "fused") and each step's numpy ``run`` (engine "numpy")
+    give the same bits: binned values, empty pixel-bins and the rejection counts."""
+    from spectramind.calibrate import fused
+
+    cfg = cfgmod.build_config({"dtype": dtype, **FUSED_CASES[case]})
+    rng = np.random.default_rng(11)
+    p, size, n_bins = 9, 5, 41
+    n_cds = size * n_bins
+    raw = _raw_series(rng, p, n_cds, size)
+    block = _frame_block(raw.T, dtype)
+    block.cds_dt = rng.uniform(4.4, 4.6, n_cds)
+    binned = np.full((p, n_bins), np.nan)  # pixel-major
+    empty = np.zeros((p, n_bins), dtype=bool)
+    n_sat = np.zeros(p, dtype=np.int64)
+    n_cr = np.zeros(p, dtype=np.int64)
+    fused.run(
+        raw, n_bins, size, cfg, block.adc, block.coeffs, block.dark, block.cds_dt,
+        block.inv_flat, binned, empty, n_sat, n_cr,
+    )  # fmt: skip
+    timer = StepTimer()
+    ref = run_steps(Phase.CDS, run_steps(Phase.READS, block, cfg, timer), cfg, timer)
+    np.testing.assert_array_equal(binned.T, ref.binned)
+    np.testing.assert_array_equal(empty.T, ref.empty)
+    np.testing.assert_array_equal(n_sat, ref.n_saturated)
+    np.testing.assert_array_equal(n_cr, ref.n_cosmic)
+    if cfg.runs("adc"):
+        assert ref.empty[0, 0] and n_sat[0] == size + 0 and n_sat[1] == 1
+    if cfg.runs("cosmic"):
+        assert n_cr.sum() > 5
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_kernel_median_is_numpys(dtype):
+    from spectramind.calibrate.fused_kernel import _median_inplace
+
+    rng = np.random.default_rng(2)
+    for n in (1, 2, 3, 4, 5, 10, 127, 128, 129, 1000):
+        for values in (rng.normal(size=n), rng.integers(0, 4, size=n)):  # ties too
+            values = values.astype(dtype)
+            got = _median_inplace(values.copy(), dtype(0.5))  # boxed to a Python float
+            assert got == np.median(values) and dtype(got) == got, (n, values)
+
+
+def test_fused_kernel_runs_only_the_steps_it_implements():
+    from spectramind.calibrate import fused
+    from spectramind.calibrate.pipeline import frame_steps
+
+    assert frame_steps(cfgmod.build_config()) == fused.STEPS
+    assert fused.supports(frame_steps(cfgmod.build_config(preset="starter")))
+    assert fused.supports(("adc", "cds", "bin"))
+    assert not fused.supports(("cds", "adc", "bin"))  # another order
+    assert not fused.supports(("adc", "persistence", "cds", "bin"))  # a step it does not know
+
+
+def test_cosmic_windows_split_the_visit_evenly():
+    assert cosmic.windows(10, 4096) == [(0, 10)]
+    assert cosmic.windows(5625, 4096) == [(0, 5625)]
+    parts = cosmic.windows(67500, 4096)
+    assert len(parts) == 16 and parts[0][0] == 0 and parts[-1][1] == 67500
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(parts))
+    assert {b - a for a, b in parts} <= {4218, 4219}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from spectramind import ceiling
+from spectramind.oracles import ceiling
 from spectramind.simulate import physics
 
 

@@ -13,6 +13,10 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 WORKFLOWS = sorted((REPO / ".github/workflows").glob("*.yml"))
 SHA_PIN = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
+#: The only job allowed to write: it pushes the refreshed advisory snapshot and opens the PR.
+WRITE_JOBS = {
+    ("sbom-refresh.yml", "advisory-snapshot"): {"contents": "write", "pull-requests": "write"}
+}
 
 
 def load(path: Path) -> dict:
@@ -28,7 +32,8 @@ def test_pinned_least_privilege_no_persisted_credentials(path):
     workflow = load(path)
     assert workflow["permissions"] == {}, "top-level permissions must be empty"
     for name, job in workflow["jobs"].items():
-        assert job.get("permissions") == {"contents": "read"}, name
+        expected = WRITE_JOBS.get((path.name, name), {"contents": "read"})
+        assert job.get("permissions") == expected, name
         for step in job["steps"]:
             if "uses" not in step:
                 continue
@@ -64,6 +69,8 @@ def test_ci_runs_the_required_jobs():
         "pytest",
         "--configfile config/tiny.yaml",
         "spectramind determinism-check",
+        "--cross-cpu lower",
+        'eval "$(spectramind cpu-profile lower)"',
         "dvc repro",
         "dvc status",
         "git diff --exit-code dvc.lock",
@@ -74,3 +81,17 @@ def test_ci_runs_the_required_jobs():
     assert "schedule" in refresh[True] and "push" in refresh[True]  # YAML 1.1: on -> True
     refresh_text = (REPO / ".github/workflows/sbom-refresh.yml").read_text(encoding="utf-8")
     assert "spectramind sbom" in refresh_text and "--require-cve-scan" in refresh_text
+    assert "pip-audit" in refresh_text  # the online cross-check stays
+    snapshot_job = refresh["jobs"]["advisory-snapshot"]
+    assert snapshot_job["if"] == "github.event_name != 'push'"  # weekly / on demand only
+    steps = "\n".join(step.get("run", "") for step in snapshot_job["steps"])
+    for command in ("spectramind cve refresh", "spectramind cve check", "gh pr create"):
+        assert command in steps, command
+
+
+def test_ci_run_checks_the_crate_and_the_offline_cve_gate_without_network():
+    text = (REPO / ".ci/run").read_text(encoding="utf-8")
+    assert "unshare -n" in text and "spectramind cve check" in text
+    assert "tests/data/old-pins.lock" in text  # the gate must fail on it
+    assert 'spectramind runs export "$run_id"' in text and "--validate" in text
+    assert (REPO / "tests/data/old-pins.lock").is_file()

@@ -90,9 +90,11 @@ def good_template(tmp_path_factory) -> Path:
             cwd=repo,
         )  # fmt: skip
         assert proc.returncode == 0, proc.stderr
-    for name in ("requirements.lock", "config/license-allowlist.yaml", "config/sbom-ignore.yaml"):
+    for name in ("requirements.lock", "config/license-allowlist.yaml", "config/sbom-ignore.yaml",
+                 "Snakefile"):  # fmt: skip
         (repo / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(REPO / name, repo / name)
+    shutil.copytree(REPO / "workflow/rules", repo / "workflow/rules")  # the crate's workflow
     write_sboms(repo / "artifacts/sbom")
     result = {
         "passed": True,
@@ -119,19 +121,24 @@ def gates_by_name(report: compliance.ComplianceReport) -> dict[str, compliance.G
 
 
 def check(repo: Path) -> dict[str, compliance.Gate]:
-    return gates_by_name(compliance.check_compliance(repo=repo))
+    """Every gate but ``crate`` (its validation takes seconds; tested on its own below)."""
+    return gates_by_name(compliance.check_compliance(repo=repo, skip=("crate",)))
 
 
 def test_good_run_passes_every_gate_and_cli_exits_0(repo):
     proc = spectramind("compliance", "--json", "artifacts/compliance.json", cwd=repo)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = proc.stdout.splitlines()
-    for name in ("events", "snapshot", "artifacts", "dvc", "sbom", "determinism"):
+    for name in ("events", "snapshot", "artifacts", "dvc", "sbom", "determinism", "crate", "cve"):
         assert any(line.startswith(f"PASS {name}:") for line in lines), proc.stdout
     assert lines[-1] == f"compliance {RUN_ID}: PASS"
-    assert "CVE scan" in proc.stdout  # never silent about the CVE scan
+    assert "CVE cross-check" in proc.stdout  # never silent about the online CVE scan
+    crate = next(line for line in lines if line.startswith("PASS crate:"))
+    assert "provenance-run-crate-0.5 REQUIRED: no issues" in crate
+    cve = next(line for line in lines if line.startswith("PASS cve:"))
+    assert "0 known vulnerabilities" in cve and "dated 2024-10-10" in cve
     saved = json.loads((repo / "artifacts/compliance.json").read_text(encoding="utf-8"))
-    assert saved["passed"] is True and len(saved["gates"]) == 6
+    assert saved["passed"] is True and len(saved["gates"]) == 8
 
 
 def test_missing_events_file_fails_events_gate(repo):
@@ -252,3 +259,64 @@ def test_unknown_run_is_a_user_error(repo):
     proc = spectramind("compliance", "20000101_000000", cwd=repo)
     assert proc.returncode == 2
     assert "no records" in proc.stderr
+
+
+def test_crate_gate_validates_a_given_crate_and_fails_on_a_broken_or_foreign_one(repo):
+    crate = repo / "artifacts/crate"
+    exported = spectramind("runs", "export", RUN_ID, "--ro-crate", str(crate), cwd=repo)
+    assert exported.returncode == 0, exported.stderr
+    metadata = crate / "ro-crate-metadata.json"
+    doc = json.loads(metadata.read_text(encoding="utf-8"))
+    root = next(e for e in doc["@graph"] if e["@id"] == "./")
+    root["identifier"] = "20000101_000000"
+    metadata.write_text(json.dumps(doc), encoding="utf-8")
+    foreign = compliance.check_crate(repo / "artifacts/runs", RUN_ID, repo, repo, None, crate)
+    assert not foreign.passed and "expected 20260101_120000" in foreign.problems[0]
+
+    root["identifier"] = RUN_ID
+    del root["license"]  # RO-Crate 1.1: the root data entity MUST have a license
+    metadata.write_text(json.dumps(doc), encoding="utf-8")
+    proc = spectramind("compliance", "--crate", str(crate), cwd=repo)
+    assert proc.returncode == 1
+    assert "FAIL crate:" in proc.stdout and "REQUIRED ro-crate-1.1" in proc.stdout
+
+
+def test_cve_gate_fails_on_a_locked_version_with_a_known_advisory(repo):
+    lock = repo / "requirements.lock"
+    lock.write_text(lock.read_text().replace("PyYAML==6.0.3", "PyYAML==5.3.1"))
+    gate = check(repo)["cve"]
+    assert not gate.passed and "dated 2024-10-10" in gate.summary
+    assert any(p.startswith("PyYAML: 5.3.1: PYSEC-2021-142") for p in gate.problems)
+
+
+def test_determinism_gate_shows_the_cross_cpu_result(repo):
+    path = repo / "artifacts/determinism/result.json"
+    result = json.loads(path.read_text(encoding="utf-8"))
+    assert "cross-CPU not checked" in check(repo)["determinism"].summary  # said, not silent
+    cross = {
+        "passed": True,
+        "profile": "lower",
+        "threads": 2,
+        "outputs": {
+            "artifacts/ckpt/model.pt": {"native": "a", "emulated": "a", "status": "identical"},
+            "artifacts/preds/test.npz": {
+                "native": "p",
+                "emulated": "q",
+                "status": "within tolerance",
+            },
+        },
+        "mismatches": [],
+        "pin_problems": [],
+    }
+    path.write_text(json.dumps({**result, "cross_cpu": cross}), encoding="utf-8")
+    gate = check(repo)["determinism"]
+    assert gate.passed
+    assert "1 identical under CPU profile lower (threads 2)" in gate.summary
+    assert "only within a declared tolerance: artifacts/preds/test.npz" in gate.summary
+
+    cross.update(passed=False, mismatches=["artifacts/ckpt/model.pt: a != b"])
+    path.write_text(json.dumps({**result, "passed": False, "cross_cpu": cross}), encoding="utf-8")
+    gate = check(repo)["determinism"]
+    assert not gate.passed and gate.problems == [
+        "CPU profile lower: artifacts/ckpt/model.pt: a != b"
+    ]

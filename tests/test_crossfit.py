@@ -15,8 +15,8 @@ from spectramind.model.crossfit import (
 )
 from spectramind.model.data import DEPTH_UNIT, feature_files_in, load_planets
 from spectramind.model.predict import load_checkpoint, predict
-from spectramind.model.synthetic import write_synthetic_set
 from spectramind.model.train import save_checkpoint
+from spectramind.oracles.synthetic_fits import write_synthetic_set
 
 FAST = {"device": "cpu", "max_epochs": 150, "patience": 30}
 

@@ -18,6 +18,7 @@ import pytest
 
 from spectramind.data import (
     AIRS,
+    FGS,
     discover_planets,
     discover_visits,
     load_visit,
@@ -26,6 +27,7 @@ from spectramind.data import (
     read_signal,
     read_star_info,
 )
+from spectramind.data.reader import SignalFile
 from spectramind.errors import DataFormatError
 
 
@@ -207,3 +209,99 @@ def test_corrupt_parquet_and_missing_table(one_planet: tuple[Path, int]) -> None
     (data / "adc_info.csv").unlink()
     with pytest.raises(DataFormatError, match=r"adc_info\.csv: file not found"):
         load_visit(data, "train", pid, 0)
+
+
+# --- the calibration path: SignalFile ------------------------------------------------------
+
+
+def write_signal(path: Path, frames: np.ndarray, rows_per_group: int) -> None:
+    """(n, 1024) uint16 frames as an FGS1 signal file with the given row groups."""
+    names = [str(j) for j in range(frames.shape[1])]
+    table = pa.Table.from_arrays([pa.array(frames[:, j]) for j in range(frames.shape[1])], names)
+    pq.write_table(table, path, row_group_size=rows_per_group)
+
+
+@pytest.mark.parametrize("rows_per_group", [7, 16, 40], ids=["7-row", "16-row", "one-group"])
+def test_signal_file_reads_pixels_and_decodes_each_column_chunk_once(tmp_path, rows_per_group):
+    rng = np.random.default_rng(3)
+    frames = rng.integers(0, 65535, size=(40, FGS.pixels_per_frame), dtype=np.uint16)
+    path = tmp_path / "FGS1_signal_0.parquet"
+    write_signal(path, frames, rows_per_group)
+    signal = SignalFile(path, FGS)
+    assert signal.n_frames == 40
+    window = np.arange(96, 160)  # rows 3-4 of the detector
+    probe = signal.probe(window, 9)  # rounded down to 8 reads
+    np.testing.assert_array_equal(probe, frames[:8, window])
+    selected = window[::3]
+    got = signal.read_pixels(selected, 38)  # (pixels, reads), the last 2 reads left out
+    assert got.shape == (selected.size, 38) and got.dtype == np.uint16
+    np.testing.assert_array_equal(got, frames[:38, selected].T)
+    outside = np.array([900, 5, 5, 1023])  # not probed, unsorted, a duplicate
+    np.testing.assert_array_equal(signal.read_pixels(outside, 40), frames[:, outside].T)
+    # Every (row group, column) was decoded at most once: the probed groups of the probed
+    # pixels came from the probe.
+    chunks = [(g, int(c)) for groups, cols in signal.decoded for g in groups for c in cols]
+    assert len(chunks) == len(set(chunks))
+    probed_groups = -(-8 // rows_per_group)
+    n_groups = -(-40 // rows_per_group)
+    expected = {(g, int(c)) for g in range(probed_groups) for c in window}
+    expected |= {(g, int(c)) for g in range(probed_groups, n_groups) for c in selected}
+    expected |= {(g, c) for g in range(n_groups) for c in (5, 900, 1023)}
+    assert set(chunks) == expected
+
+
+def test_signal_file_refuses_what_read_signal_refuses(tmp_path):
+    frames = np.zeros((6, FGS.pixels_per_frame), dtype=np.uint16)
+    path = tmp_path / "FGS1_signal_0.parquet"
+    write_signal(path, frames[:5], 5)
+    with pytest.raises(DataFormatError, match=r"FGS1_signal_0\.parquet: expected an even"):
+        SignalFile(path, FGS)
+    with pytest.raises(DataFormatError, match="expected 11392 columns"):
+        write_signal(path, frames, 6)
+        SignalFile(path, AIRS)
+    signal = SignalFile(path, FGS)
+    with pytest.raises(DataFormatError, match="pixel selection out of range"):
+        signal.read_pixels([1024], 6)
+    arrays = [pa.array(frames[:, j]) for j in range(FGS.pixels_per_frame)]
+    arrays[7] = pa.array([1, None, 3, 4, 5, 6], type=pa.uint16())
+    pq.write_table(pa.Table.from_arrays(arrays, [str(j) for j in range(1024)]), path)
+    with pytest.raises(DataFormatError, match=r"expected no missing values, found 1 in column '7'"):
+        SignalFile(path, FGS).read_pixels([3, 7], 6)
+
+
+def test_reading_a_visit_does_not_import_pandas(one_planet):
+    """pyarrow's to_numpy imports pandas (about half a second per process): the readers of
+    signals, maps and axes convert Arrow buffers themselves."""
+    data, pid = one_planet
+    code = (
+        "import sys\n"
+        "from spectramind.data import reader, AIRS, FGS\n"
+        f"data, pid = {str(data)!r}, {pid}\n"
+        "reader.read_axis_info(data)\n"
+        "for inst in (AIRS, FGS):\n"
+        "    reader.read_calibration(data, 'train', pid, inst, 0)\n"
+        "    path = f'{data}/train/{pid}/{inst.name}_signal_0.parquet'\n"
+        "    f = reader.SignalFile(path, inst)\n"
+        "    f.probe(range(40), 4)\n"
+        "    f.read_pixels(range(20, 60), f.n_frames)\n"
+        "assert 'pandas' not in sys.modules, 'pandas was imported'\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+
+
+def test_arrow_values_match_pyarrow_conversion():
+    from spectramind.data.reader import _array_values
+
+    cases = [
+        pa.array([True, False, True, True, False, False, True, False, True, True]).slice(3, 6),
+        pa.array([1.5, None, 3.0, 4.0]).slice(1),
+        pa.array(np.arange(10, dtype=np.uint16)).slice(4, 3),
+        pa.array(np.arange(5, dtype=np.float32)),
+        pa.array([1, None, 3], type=pa.int64()),  # nulls in integers: pyarrow's own path
+    ]
+    for array in cases:
+        expected = array.to_numpy(zero_copy_only=False)
+        got = _array_values(array)
+        assert got.dtype == expected.dtype, array.type
+        np.testing.assert_array_equal(got, expected)

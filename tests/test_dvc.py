@@ -1,59 +1,205 @@
-"""DVC lineage on top of Snakemake (dvc.yaml): declared stages, and the mechanism it relies on.
+"""DVC lineage on top of Snakemake: dvc.yaml is derived from the workflow, and the mechanism.
 
-The mechanism test uses real dvc and real snakemake on a two-rule toy workflow, with stages
-written the way dvc.yaml writes them (persist, --allowed-rules, --forcerun): DVC reruns only
-the stale stage, and a plain `snakemake` run leaves `dvc status` clean.
+- The committed dvc.yaml is exactly what `spectramind lineage` derives from the workflow (real
+  Snakemake, a scratch copy of the repository), and the check fails, naming the stage and the
+  file, when one dependency is dropped.
+- The derivation's parts on small inputs: the import closure (imports inside functions, relative
+  imports, package __init__), the config keys a rule reads, output folders, overlapping rules.
+- The mechanism, with real dvc and real snakemake on a two-rule toy workflow written the way
+  dvc.yaml writes stages (persist, --allowed-rules, --forcerun): DVC reruns only the stale stage,
+  and a plain `snakemake` run leaves `dvc status` clean.
 """
 
 from __future__ import annotations
 
+import ast
 import os
 import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
+
+from spectramind.lineage import LineageError, _group_rules, _params, out_path
+from spectramind.lineage.imports import import_closure, subcommand_modules
+from spectramind.lineage.workflow_source import WHOLE, WorkflowSource
 
 REPO = Path(__file__).resolve().parents[1]
 GIT = ["git", "-c", "user.name=test", "-c", "user.email=test@example.invalid"]
+DROPPED = "src/spectramind/metric.py"  # imported by the train stage (model.data, model.train)
 
 
 def dvc_yaml() -> dict:
     return yaml.safe_load((REPO / "dvc.yaml").read_text(encoding="utf-8"))
 
 
-def test_stages_declared_with_snakemake_commands():
+def drop_dependency(text: str, stage: str, dep: str) -> str:
+    """``text`` with ``dep`` removed from ``stage``'s deps only."""
+    lines = text.splitlines(keepends=True)
+    start = lines.index(f"  {stage}:\n")
+    index = lines.index(f"      - {dep}\n", start)
+    return "".join(lines[:index] + lines[index + 1 :])
+
+
+@pytest.fixture(scope="module")
+def check_of_dropped_dependency(tmp_path_factory) -> subprocess.CompletedProcess:
+    """`spectramind lineage --check` on the committed dvc.yaml less one train dependency."""
+    tampered = tmp_path_factory.mktemp("lineage") / "dvc.yaml"
+    committed = (REPO / "dvc.yaml").read_text(encoding="utf-8")
+    tampered.write_text(drop_dependency(committed, "train", DROPPED), encoding="utf-8")
+    cmd = ["spectramind", "lineage", "--check", "--repo", str(REPO), "--dvc-yaml", str(tampered)]
+    return subprocess.run(cmd, capture_output=True, text=True)
+
+
+@pytest.mark.slow
+def test_check_fails_naming_the_dropped_dependency(check_of_dropped_dependency):
+    proc = check_of_dropped_dependency
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert f"stage train: dependency missing: {DROPPED}" in proc.stdout
+
+
+@pytest.mark.slow
+def test_committed_dvc_yaml_is_the_derived_one(check_of_dropped_dependency):
+    """The only difference the check finds is the dropped line: the rest is derived."""
+    proc = check_of_dropped_dependency
+    changed = [
+        line
+        for line in proc.stdout.splitlines()
+        if line[:1] in "+-" and not line.startswith(("+++", "---"))
+    ]
+    assert changed == [f"+      - {DROPPED}"], proc.stdout
+
+
+def test_stages_run_their_rules_and_persist_uncached_outputs():
     stages = dvc_yaml()["stages"]
-    assert {"simulate", "calibrate", "train", "predict", "submit"} <= set(stages)
+    assert {"simulate", "calibrate", "fit", "train", "predict", "submit", "score"} <= set(stages)
     for name, stage in stages.items():
         cmd = stage["cmd"]
         assert cmd.startswith("snakemake --cores 2 "), name
-        assert "--allowed-rules" in cmd and "--forcerun" in cmd, name
-        outs = stage.get("outs", []) + stage.get("metrics", []) + stage.get("plots", [])
-        for out in outs:
+        assert f"--allowed-rules {name}" in cmd and f"--forcerun {name}" in cmd, name
+        for out in stage["outs"]:
             (path, options), *_ = out.items()
-            assert options["persist"] is True, f"{name}: {path} must persist"
-        assert any(str(d).startswith(("src/", "workflow/")) for d in stage["deps"]), name
+            assert options == {"cache": False, "persist": True}, f"{name}: {path}"
+        assert not {"metrics", "plots"} & set(stage), "lineage only"
 
 
-def test_config_params_and_no_cache_for_big_outputs():
+def test_stages_list_what_they_import_read_and_consume():
+    """The gaps of the hand-written file (issue 14): metric, validation and data/ were missing."""
     stages = dvc_yaml()["stages"]
+    code = "src/spectramind/"
+    for name in ("train", "predict", "submit"):
+        deps = stages[name]["deps"]
+        for module in ("metric.py", "validation.py", "data/reader.py", "io.py", "cli.py"):
+            assert code + module in deps, f"{name}: {module}"
+        assert {"Snakefile", "workflow/rules/common.smk", "schemas/config.schema.yaml"} <= set(deps)
+    assert code + "model/train.py" in stages["train"]["deps"]  # imported inside run()
+    assert not any(d.startswith(code + "model/") for d in stages["calibrate"]["deps"])
+    assert not any("simulate/" in d for d in stages["fit"]["deps"])
+    assert {"artifacts/fit", "data/synthetic"} <= set(stages["train"]["deps"])
+    assert "schemas/submission.tableschema.sample_id.json" in stages["submit"]["deps"]
+    params = {k for p in stages["calibrate"]["params"] for k in p["config/config.yaml"]}
+    assert {"calibrate.preset", "calibrate.steps", "data_dir"} <= params
     params = {k for p in stages["simulate"]["params"] for k in p["config/config.yaml"]}
-    assert {"data_dir", "simulate"} <= params
-    assert "calibrate" in stages["calibrate"]["params"][0]["config/config.yaml"]
-    for name, path in (("simulate", "data/synthetic"), ("calibrate", "artifacts/calib")):
-        options = next(o[path] for o in stages[name]["outs"] if path in o)
-        assert options["cache"] is False
-    assert "artifacts/metrics/score.json" in stages["score"]["metrics"][0]
-    assert dvc_yaml()["plots"]
+    # Every simulate key, one by one or as the whole section (get_simulate_variant_args reads
+    # config["simulate"] with .get, which the derivation records as the section): the same set.
+    assert params in ({f"simulate.{k}" for k in dvc_config()["simulate"]}, {"simulate"})
+    assert "artifacts/report/timings.png" not in str(stages["report_figures"]["outs"])
+
+
+@pytest.mark.parametrize("path", [".ci/run", ".github/workflows/ci.yml", ".pre-commit-config.yaml"])
+def test_ci_and_pre_commit_check_the_lineage(path):
+    assert "spectramind lineage --check" in (REPO / path).read_text(encoding="utf-8")
+
+
+def dvc_config() -> dict:
+    return yaml.safe_load((REPO / "config/config.yaml").read_text(encoding="utf-8"))
 
 
 def test_dvc_accepts_the_pipeline():
     proc = subprocess.run(["dvc", "stage", "list"], cwd=REPO, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
-    for stage in ("simulate", "calibrate", "fit", "train", "predict", "submit", "score"):
+    for stage in dvc_yaml()["stages"]:
         assert stage in proc.stdout
     assert subprocess.run(["dvc", "config", "core.autostage"], cwd=REPO, capture_output=True,
                           text=True).stdout.strip() == "false"  # fmt: skip
+
+
+# -- the derivation's parts ----------------------------------------------------------------
+
+
+def write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def test_import_closure_follows_every_import_statement(tmp_path):
+    write(tmp_path / "pkg/__init__.py", "")
+    write(tmp_path / "pkg/cmd.py", "import os\n\ndef run():\n    from pkg.sub import lazy\n")
+    write(tmp_path / "pkg/sub/__init__.py", "from . import helper\n")
+    write(tmp_path / "pkg/sub/lazy.py", "from ..leaf import x\n")
+    write(tmp_path / "pkg/sub/helper.py", "")
+    write(tmp_path / "pkg/leaf.py", "x = 1\n")
+    write(tmp_path / "pkg/unused.py", "")
+    closure = import_closure(tmp_path, ["pkg.cmd"])
+    assert closure == {"pkg", "pkg.cmd", "pkg.sub", "pkg.sub.lazy", "pkg.sub.helper", "pkg.leaf"}
+
+
+def test_subcommands_map_to_the_module_that_adds_them():
+    found = subcommand_modules(REPO / "src", "spectramind")
+    assert found["run-stage"] == "spectramind.commands.run_stage"
+    assert found["determinism-check"] == "spectramind.commands.determinism"
+    assert found["lineage"] == "spectramind.commands.lineage"
+
+
+RULES = """\
+SIMULATED = config["data_dir"] == ""
+def get_dataset(wildcards):
+    return "data" if SIMULATED else config["data_dir"]
+def get_range(key):
+    low, high = config["fit"][key]
+    return f"{low} {high}"
+def get_everything():
+    return json.dumps(config)
+@workflow.rule(name='one', lineno=1, snakefile='x.smk')
+@workflow.input(get_dataset)
+@workflow.threads(config["threads"])
+@workflow.params(a=config["a"]["b"], r=get_range("r"), g=config.get("g"))
+def __rule_one(input, output):
+    shell("true")
+@workflow.rule(name='two', lineno=9, snakefile='x.smk')
+@workflow.params(e=get_everything())
+def __rule_two(input, output):
+    shell("true")
+"""
+
+
+def test_config_keys_are_read_off_the_rule_directives():
+    source = WorkflowSource({"x.smk": RULES})
+    assert source.rule_config_keys("one") == {("data_dir",), ("threads",), ("a", "b"), ("fit",),
+                                              ("g",)}  # fmt: skip
+    assert source.rule_config_keys("two") == {WHOLE}
+    ast.parse(RULES)  # the snippet is the compiled form Snakemake produces
+
+
+def test_params_are_cut_to_the_keys_the_config_file_spells_out():
+    config = {"a": {"b": 1}, "fit": {"r": [0, 1]}, "threads": 1}
+    assert _params({("a", "b", "c"), ("threads",)}, config, "c.yaml") == [("a", "b"), ("threads",)]
+    assert _params({("fit",), ("fit", "r")}, config, "c.yaml") == [("fit",)]
+    assert _params({WHOLE, ("a", "b")}, config, "c.yaml") == [WHOLE]
+    with pytest.raises(LineageError, match="'missing'"):
+        _params({("missing",)}, config, "c.yaml")
+
+
+def test_outs_are_cut_before_the_first_wildcard_and_overlaps_merge():
+    assert out_path("artifacts/fit/{split,train|test}/{planet_id}.npz") == "artifacts/fit"
+    assert out_path("artifacts/ckpt/model.pt") == "artifacts/ckpt/model.pt"
+    with pytest.raises(LineageError):
+        out_path("{sample}.txt")
+    groups = _group_rules({"a": ["out/x"], "b": ["out/y"], "c": ["out"], "d": ["other"]})
+    assert groups == [["a", "b", "c"], ["d"]]
+
+
+# -- the mechanism -------------------------------------------------------------------------
 
 
 SNAKEFILE = """\

@@ -10,7 +10,7 @@ import pytest
 from spectramind import cli
 from spectramind.data import layout
 from spectramind.io import load_arrays, save_arrays
-from spectramind.physics import synthetic
+from spectramind.oracles import synthetic_light_curves as synthetic
 from spectramind.physics.selection import choose, selection_subset, weighted_mse
 
 

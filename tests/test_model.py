@@ -12,11 +12,12 @@ import torch
 from spectramind.cli import main
 from spectramind.io import load_arrays
 from spectramind.model.config import TrainConfig
+from spectramind.model.crossfit import train_model
 from spectramind.model.data import feature_files_in, load_planets
 from spectramind.model.net import SpectralCorrector
 from spectramind.model.predict import load_checkpoint, predict
-from spectramind.model.synthetic import write_synthetic_set
 from spectramind.model.train import lr_at, save_checkpoint, train
+from spectramind.oracles.synthetic_fits import write_synthetic_set
 from spectramind.repro.hashing import sha256_file
 
 
@@ -205,3 +206,19 @@ def test_cli_train_then_predict_all_and_holdout(small_set, tmp_path, mode):
             for pid in hold["planet_id"]
         ]
         assert covered == [1] * 40
+
+
+@pytest.mark.parametrize("n_folds", [1, 3])
+def test_a_planets_prediction_does_not_depend_on_the_batch(small_set, n_folds):
+    """Alone, in a subset, or with all others: the same bytes (one planet per forward pass),
+    for a single model and for cross-fitted members."""
+    table = _table(small_set, labels=False)
+    cfg = TrainConfig(seed=2, max_epochs=5, holdout_fraction=0.0, n_folds=n_folds)
+    checkpoint = train_model(cfg, _table(small_set))
+    mu_all, sigma_all = predict(checkpoint, table)
+    ids = table.planet_id.tolist()
+    for subset in ([ids[7]], ids[3:11], sorted(ids[::5])):
+        rows = np.searchsorted(table.planet_id, subset)
+        mu, sigma = predict(checkpoint, table.subset(subset))
+        np.testing.assert_array_equal(mu, mu_all[rows])
+        np.testing.assert_array_equal(sigma, sigma_all[rows])

@@ -13,7 +13,7 @@ from spectramind.errors import ConfigError, DataFormatError
 from spectramind.io import load_arrays, save_arrays
 from spectramind.model.config import load_config
 from spectramind.model.data import feature_files_in, load_planets
-from spectramind.model.synthetic import write_synthetic_set
+from spectramind.oracles.synthetic_fits import write_synthetic_set
 
 
 @pytest.fixture

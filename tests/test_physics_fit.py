@@ -11,7 +11,7 @@ from physics_tolerances import assert_physics_close
 from spectramind import cli
 from spectramind.data import layout
 from spectramind.io import load_arrays, save_arrays
-from spectramind.physics import synthetic
+from spectramind.oracles import synthetic_light_curves as synthetic
 from spectramind.physics.fallback import FALLBACK_SIGMA_FLOOR
 from spectramind.physics.fit import (
     FEATURE_NAMES,

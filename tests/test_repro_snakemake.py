@@ -16,11 +16,15 @@ from spectramind.repro.manifest import RECORD_FIELDS
 
 SNAKEFILE = """
 import json
-from spectramind.repro.runid import JOB_ENVVARS, start_run
+from spectramind.repro.runid import JOB_ENVVARS, begin_run, plan_run
 
 configfile: "config.yaml"
 
-RUN = start_run(config, main_process=workflow.is_main_process, seed=config["seed"])
+RUN = plan_run(config, main_process=workflow.is_main_process, seed=config["seed"])
+
+
+onstart:
+    begin_run(RUN, config)
 
 envvars:
     *JOB_ENVVARS
@@ -77,6 +81,9 @@ def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
 def test_all_jobs_share_one_run_id_and_failures_are_recorded(tmp_path: Path) -> None:
     (tmp_path / "Snakefile").write_text(SNAKEFILE)
     (tmp_path / "config.yaml").write_text("seed: 9\nplanets: [p1, p2, p3, p4]\n")
+    for args in (("-n",), ("--lint",)):
+        snakemake(tmp_path, *args)
+        assert not (tmp_path / "artifacts").exists(), f"{args} left a run folder"
     result = snakemake(tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
 

@@ -12,7 +12,7 @@ import pytest
 
 from spectramind.errors import ConfigError
 from spectramind.repro.hashing import sha256_file
-from spectramind.repro.runid import new_run_id, resolve_run_id, start_run
+from spectramind.repro.runid import begin_run, new_run_id, plan_run, resolve_run_id, start_run
 from spectramind.repro.snapshot import canonical_yaml, freeze_config
 
 
@@ -84,3 +84,24 @@ def test_job_without_snapshot_fails(tmp_path: Path) -> None:
     env = {"SPECTRAMIND_RUN_ID": "20250101_000000"}
     with pytest.raises(ConfigError, match="snapshot"):
         start_run({}, root=tmp_path, main_process=False, environ=env)
+
+
+def test_plan_run_writes_nothing_and_begin_run_claims_a_free_folder(tmp_path: Path) -> None:
+    env: dict[str, str] = {}
+    context = plan_run({"seed": 1}, root=tmp_path / "runs", environ=env)
+    assert not (tmp_path / "runs").exists()  # a dry run stops here: nothing to clean up
+    assert env["SPECTRAMIND_RUN_ID"] == context.run_id and not context.pinned
+    (tmp_path / "runs" / context.run_id).mkdir(parents=True)  # another invocation took it
+    started = begin_run(context, {"seed": 1}, environ=env)
+    assert started.run_id > context.run_id and env["SPECTRAMIND_RUN_ID"] == started.run_id
+    assert started.config_sha256 == sha256_file(started.snapshot_path)
+
+    pinned_env = {"SPECTRAMIND_RUN_ID": started.run_id}
+    pinned = plan_run({"seed": 1}, root=tmp_path / "runs", environ=pinned_env)
+    again = begin_run(pinned, {"seed": 1}, environ=pinned_env)  # e.g. the next `dvc repro` stage
+    assert pinned.pinned and (again.run_id, again.snapshot_path) == (
+        started.run_id,
+        started.snapshot_path,
+    )
+    with pytest.raises(ConfigError, match="different config"):
+        begin_run(pinned, {"seed": 2}, environ=pinned_env)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -140,33 +139,3 @@ def test_user_errors_exit_2_before_running(tmp_path: Path, bad: str) -> None:
     assert result.returncode == 2
     assert not (tmp_path / "ran").exists()
     assert len(result.stderr.strip().splitlines()) == 1
-
-
-def test_concurrent_appends_neither_interleave_nor_lose_lines(tmp_path: Path) -> None:
-    path = tmp_path / "events.jsonl"
-    writers, count, size = 6, 25, 300_000  # records far larger than PIPE_BUF and a page
-    code = (
-        "import sys; from tests_helper import append_many; "
-        "append_many(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]))"
-    )
-    (tmp_path / "tests_helper.py").write_text(
-        "from spectramind.repro.manifest import append_record\n"
-        "def append_many(path, writer, count, size):\n"
-        "    for i in range(count):\n"
-        "        append_record(path, {'writer': writer, 'i': i, 'payload': 'x' * size})\n"
-    )
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", code, str(path), str(w), str(count), str(size)], cwd=tmp_path
-        )
-        for w in range(writers)
-    ]
-    assert all(p.wait(timeout=120) == 0 for p in procs)
-    lines = path.read_bytes().split(b"\n")
-    assert lines[-1] == b""
-    records = [json.loads(line) for line in lines[:-1]]
-    assert len(records) == writers * count
-    assert {(r["writer"], r["i"]) for r in records} == {
-        (w, i) for w in range(writers) for i in range(count)
-    }
-    assert all(len(r["payload"]) == size for r in records)

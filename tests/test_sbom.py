@@ -111,6 +111,7 @@ def test_clean_environment_passes_with_cve_skipped(clean):
     status = {g.name: g.status for g in report.gates}
     assert status["undeclared"] is GateStatus.PASS
     assert status["licenses"] is GateStatus.PASS, report.lines()
+    assert status["cve-offline"] is GateStatus.PASS, report.lines()
     if pip_audit_command() is None:
         assert status["cve"] is GateStatus.SKIPPED
         assert any(line.startswith("  CVE scan SKIPPED: pip-audit") for line in report.lines())
@@ -148,7 +149,11 @@ def test_cli_same_bytes_and_failing_gates_name_packages(clean, tmp_path, capsys)
     assert "CVE scan SKIPPED: disabled by --no-cve" in text
     assert text.rstrip().endswith("RESULT: FAIL")
     gates = json.loads((out / "sbom-gates.json").read_text())
-    assert [g["status"] for g in gates["gates"]] == ["fail", "fail", "skipped"]
+    statuses = {g["name"]: g["status"] for g in gates["gates"]}
+    assert statuses == {
+        "undeclared": "fail", "licenses": "fail", "cve-offline": "pass", "cve": "skipped",
+    }  # fmt: skip
+    assert "gate cve-offline: PASS" in text and "advisory snapshot" in text
 
 
 # --- gate functions ---------------------------------------------------------------------------

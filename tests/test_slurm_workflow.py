@@ -21,7 +21,6 @@ Needs root (the ``slurm_cluster`` fixture of conftest.py starts the cluster); sk
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import shutil
@@ -31,6 +30,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+from spectramind.repro.manifest import read_records
 
 REPO = Path(__file__).resolve().parents[1]
 OVERLAY = Path(__file__).with_name("slurm_tiny.yaml")
@@ -105,7 +106,7 @@ def _wait(proc: subprocess.Popen, workdir: Path, what: str, timeout: float) -> N
 def _records(workdir: Path) -> list[dict]:
     records = []
     for path in sorted((workdir / "artifacts/runs").glob("*/*/events.jsonl")):
-        records += [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        records += read_records(path)
     return records
 
 

@@ -14,6 +14,7 @@ import json
 import shutil
 import subprocess
 import sys
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -162,6 +163,9 @@ def test_records_are_complete_and_match_the_files(tiny_run: Run) -> None:
         assert record["cluster_job_id"] is None and "cuda_version" in record
         assert record["command"][0] == "spectramind" and record["duration_s"] > 0
         assert record["threads"] and record["host"]
+        # issue 15: each job is one process, started pinned (no restart, no second interpreter)
+        assert record["runner"] == "in-process", where
+        assert record["extra"]["cpu_kernels"]["libm_fma_masked"] is True, where
         if record["rule"] in {"calibrate", "fit"}:
             assert set(record["wildcards"]) >= {"split", "planet_id"}, where
         assert record["artifacts"], where
@@ -185,6 +189,25 @@ def test_runs_verify_passes_then_fails_after_one_byte(tiny_run: Run, tmp_path: P
     tampered = spectramind(workdir, "runs", "verify", tiny_run.run_id)
     assert tampered.returncode == 1
     assert SUBMISSION in tampered.stdout + tampered.stderr
+
+
+def test_export_of_the_real_run_is_a_valid_run_crate(tiny_run: Run, tmp_path: Path) -> None:
+    crate = tmp_path / "crate.zip"
+    proc = spectramind(tiny_run.workdir, "runs", "export", tiny_run.run_id, "--ro-crate",
+                       str(crate), "--validate")  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "provenance-run-crate-0.5 at severity REQUIRED (offline): PASS" in proc.stdout
+    with zipfile.ZipFile(crate) as archive:
+        graph = json.loads(archive.read("ro-crate-metadata.json"))["@graph"]
+    jobs = [e for e in graph if e["@id"].startswith("#job-")]
+    assert len(jobs) == len(tiny_run.records())
+    assert {e["instrument"]["@id"] for e in jobs} == {
+        f"#rule-{r['rule']}" for r in tiny_run.records()
+    }
+    files = {e["alternateName"]: e for e in graph if e.get("@type") == "File" and
+             e["@id"].startswith("#file:")}  # fmt: skip
+    assert files[SUBMISSION]["sha256"] == tiny_run.sha(SUBMISSION)
+    assert files[CHECKPOINT]["sha256"] == tiny_run.sha(CHECKPOINT)
 
 
 def test_report_contains_the_figures(tiny_run: Run, tmp_path: Path) -> None:
@@ -270,6 +293,10 @@ def test_real_data_folder_failure_until_and_resume(tiny_run: Run, tmp_path: Path
     [fail] = failed
     assert fail["artifacts"] == [] and fail["error"]["exit_code"] != 0
     assert "parquet" in "\n".join(fail["error"]["stderr_tail"])
+    # Snakemake's console shows the end of the failed job's log: the file and the planet
+    log = f"logs/calibrate/train/{planet}/visit_0.log"
+    assert f"last lines of {log}:" in first.result.stderr
+    assert f"{broken} (planet {planet}): not a readable parquet file" in first.result.stderr
     assert not (workdir / plan.calibrated_path("train", planet, 0)).exists()  # no partial output
     succeeded = {r["artifacts"][0]["path"] for r in records if r["status"] == "ok"}
     assert succeeded and all((workdir / p).is_file() for p in succeeded)

@@ -16,12 +16,13 @@ SLURM here"; nothing in the workflow itself is replaced.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -138,3 +139,14 @@ def placeholder_tree(
     ):
         (root / name).touch()
     return root
+
+
+@contextlib.contextmanager
+def mounted_tmpfs(mount: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of ``size`` (mount's ``size=`` option) at the existing folder ``mount``, unmounted
+    on exit. Mounting needs root (CI runs as root): the caller skips otherwise."""
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount)], check=True)
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)

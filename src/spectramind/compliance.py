@@ -2,14 +2,21 @@
 
 One :class:`Gate` per promise of the reproducibility standard (docs/compliance.md):
 
-- ``events``: an ``events.jsonl`` with only ``ok`` records for every stage of the run
-  (``simulate`` only when the run used the embedded synthetic dataset);
+- ``events``: every record of the run is ``ok`` (none ``failed``, ``interrupted`` or damaged), and
+  every stage (``simulate`` only when the run used the embedded synthetic dataset) has ``ok``
+  records in the run or, for a run resumed after a crash, in the earlier runs whose outputs it
+  reused (its lineage, :func:`spectramind.repro.audit.lineage_closure`);
 - ``snapshot``: the run's config snapshot exists and every record names it with its SHA-256;
-- ``artifacts``: every artifact the run recorded still has its recorded size and SHA-256;
+- ``artifacts``: ``spectramind runs verify``: every artifact of the run's lineage still has its
+  recorded size and SHA-256, and every consumed file had the hash its producer recorded;
 - ``dvc``: ``dvc status`` reports the pipeline up to date;
 - ``sbom``: both SBOMs present and valid, and the declared-and-pinned and license gates pass on
   the packages they list (``spectramind.supply``);
-- ``determinism``: the determinism check's result file says it passed.
+- ``determinism``: the determinism check's result file says it passed;
+- ``crate``: the run exports as a Provenance Run Crate that roc-validator accepts at the
+  REQUIRED level (:func:`check_crate`; docs/audit.md);
+- ``cve``: no locked version has a known, non-ignored vulnerability in the vendored advisory
+  snapshot, which is named with its date and age (:func:`check_offline_cve`, offline).
 """
 
 from __future__ import annotations
@@ -18,7 +25,10 @@ import json
 import logging
 import shutil
 import subprocess
+import tempfile
+import zipfile
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,9 +36,16 @@ from typing import Any
 import yaml
 
 from spectramind.errors import SpectraMindError
-from spectramind.repro.audit import RunNotFoundError, latest_run_id, stage_runs, verify_run
+from spectramind.repro.audit import (
+    RunNotFoundError,
+    all_records,
+    latest_run_id,
+    lineage_closure,
+    stage_runs,
+    verify_run,
+)
 from spectramind.repro.hashing import sha256_file
-from spectramind.repro.manifest import EVENTS_NAME, read_records
+from spectramind.repro.manifest import EVENTS_NAME, STATUS_OK, DamagedLine, read_records
 from spectramind.repro.snapshot import snapshot_path
 
 log = logging.getLogger(__name__)
@@ -109,32 +126,44 @@ def required_stages(config: dict[str, Any] | None) -> list[str]:
     return [SIMULATE_STAGE, *PIPELINE_STAGES] if simulated else list(PIPELINE_STAGES)
 
 
-def check_events(root: Path, run_id: str) -> Gate:
-    """Every required stage has an ``events.jsonl`` for the run, with ok records only."""
+def _in_run(damaged: DamagedLine, root: Path, run_id: str) -> bool:
+    return Path(damaged.path).parent.name == run_id and Path(damaged.path).is_relative_to(root)
+
+
+def check_events(root: Path, run_id: str, base: Path | None = None) -> Gate:
+    """Every record of the run is ok, and every required stage is covered by an ok record of
+    the run or of the earlier runs whose outputs it reused."""
     stages = required_stages(run_snapshot(root, run_id))
-    problems, counts = [], {}
+    damaged: list[DamagedLine] = []
+    runs = all_records(root, damaged)
+    own = runs.get(run_id, [])
+    problems = [str(d) for d in damaged if _in_run(d, root, run_id)]
+    status: dict[str, Counter] = {}
+    for record in own:
+        status.setdefault(record.get("stage", "?"), Counter())[record.get("status", "?")] += 1
+    for stage, counts in sorted(status.items()):
+        bad = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()) if s != STATUS_OK)
+        if bad:
+            problems.append(f"{stage}: {bad} record(s) in {root / stage / run_id / EVENTS_NAME}")
+    closure = lineage_closure(runs, run_id, base if base is not None else root.parent.parent)
+    reused: dict[str, Counter] = {}
+    for record in closure.records[len(own) :]:
+        reused.setdefault(record.get("stage", "?"), Counter())[record.get("run_id", "?")] += 1
+    counts = {}
     for stage in stages:
-        path = root / stage / run_id / EVENTS_NAME
-        if not path.is_file():
-            problems.append(f"{stage}: no {path}")
-            continue
-        try:
-            records = read_records(path)
-        except (OSError, ValueError, SpectraMindError) as err:
-            problems.append(f"{stage}: unreadable {path}: {err}")
-            continue
-        if not records:
-            problems.append(f"{stage}: {path} has no records")
-            continue
-        status = Counter(r.get("status", "?") for r in records)
-        counts[stage] = len(records)
-        if set(status) != {"ok"}:
-            bad = ", ".join(f"{n} {s}" for s, n in sorted(status.items()) if s != "ok")
-            problems.append(f"{stage}: {bad} record(s) in {path}")
+        parts = [str(status.get(stage, Counter())[STATUS_OK])] if stage in status else []
+        parts += [f"{n} reused from {run}" for run, n in sorted(reused.get(stage, {}).items())]
+        if parts:
+            counts[stage] = " + ".join(parts)
+        else:
+            path = root / stage / run_id / EVENTS_NAME
+            problems.append(
+                f"{stage}: no {path}, and no earlier run produced what this run consumed"
+            )
     summary = (
         f"{len(stages)} stages recorded ({', '.join(f'{s} {n}' for s, n in counts.items())})"
         if not problems
-        else f"{len(problems)} of {len(stages)} stages incomplete"
+        else f"{len(problems)} problems in {len(stages)} stages"
     )
     return Gate("events", not problems, summary, problems)
 
@@ -285,10 +314,13 @@ def _cve_note(gates_json: Path) -> str:
         gates = json.loads(gates_json.read_text(encoding="utf-8"))["gates"]
         cve = next(g for g in gates if g["name"] == "cve")
     except (OSError, ValueError, KeyError, StopIteration):
-        return "CVE scan: no record (run in CI: sbom-refresh.yml)"
+        return "pip-audit CVE cross-check: no record (runs online in sbom-refresh.yml)"
     if cve["status"] == "skipped":
-        return f"CVE scan SKIPPED ({cve.get('reason') or 'no scanner'}; runs in CI)"
-    return f"CVE scan {cve['status']}"
+        return (
+            f"pip-audit CVE cross-check SKIPPED ({cve.get('reason') or 'no scanner'}; runs "
+            "online in sbom-refresh; the offline CVE gate is `cve` below)"
+        )
+    return f"pip-audit CVE cross-check {cve['status']}"
 
 
 def check_determinism(result_path: Path) -> Gate:
@@ -307,15 +339,123 @@ def check_determinism(result_path: Path) -> Gate:
     problems = [f"same seed: {m}" for m in result.get("same_seed_mismatches", [])]
     if not result.get("other_seed_differs", False):
         problems.append("the run with another seed gave identical outputs: the check is blind")
+    cross = result.get("cross_cpu")
+    if cross:
+        profile = cross.get("profile")
+        problems += [f"CPU profile {profile}: {m}" for m in cross.get("mismatches", [])]
+        problems += [f"CPU profile {profile}: {m}" for m in cross.get("pin_problems", [])]
+        if not cross.get("passed", False) and not cross.get("mismatches"):
+            problems.append(f"CPU profile {profile}: result says passed: false")
     if not result.get("passed", False) and not problems:
         problems.append("result says passed: false")
     summary = (
         f"{len(result.get('outputs', {}))} outputs identical for seed {result.get('seed')}, "
-        f"differ for seed {result.get('other_seed')}"
+        f"differ for seed {result.get('other_seed')}; {_cross_cpu_summary(cross)}"
         if not problems
         else f"{result_path}: failed"
     )
     return Gate("determinism", not problems, summary, problems)
+
+
+def check_crate(
+    root: Path,
+    run_id: str,
+    repo: Path,
+    sbom_dir: Path,
+    ignore_path: Path | None,
+    crate_path: Path | None = None,
+) -> Gate:
+    """The run's Provenance Run Crate passes roc-validator (REQUIRED level, offline).
+
+    Validates ``crate_path`` when given (its root ``identifier`` must be ``run_id``), else
+    exports the run to a temporary folder first (``spectramind runs export``).
+    """
+    from spectramind.crate.export import CrateError, export_run_crate
+    from spectramind.crate.validation import CrateValidationError, validate_crate
+    from spectramind.repro.runview import load_run
+
+    with tempfile.TemporaryDirectory(prefix="spectramind-crate-") as tmp:
+        try:
+            if crate_path is None:
+                export = export_run_crate(
+                    load_run(root, run_id),
+                    Path(tmp) / f"run-{run_id}",
+                    repo=repo,
+                    sbom_dir=sbom_dir,
+                    cve_ignore=ignore_path,
+                )
+                crate, described = (
+                    export.path,
+                    (f"exported {export.entities} entities, {export.size_bytes} bytes"),
+                )
+            else:
+                crate, described = crate_path, f"{crate_path}"
+                named = crate_run_id(crate_path)
+                if named != run_id:
+                    return Gate(
+                        "crate",
+                        False,
+                        f"{crate_path} is not run {run_id}",
+                        [f"{crate_path}: root identifier {named!r}, expected {run_id}"],
+                    )
+            result = validate_crate(crate)
+        except (CrateError, CrateValidationError, RunNotFoundError) as err:
+            return Gate("crate", False, "no valid crate", [str(err)])
+    summary = (
+        f"{described}; roc-validator {result.validator_version} {result.profile} "
+        f"{result.severity.upper()}: {'no issues' if result.passed else 'FAILED'} "
+        f"({result.checks_executed} checks)"
+    )
+    return Gate("crate", result.passed, summary, [str(i) for i in result.issues])
+
+
+def crate_run_id(crate: Path) -> str | None:
+    """The root ``identifier`` of an exported crate (folder or zip), None if unreadable."""
+    try:
+        if crate.is_file():
+            with zipfile.ZipFile(crate) as archive:
+                text = archive.read("ro-crate-metadata.json").decode("utf-8")
+        else:
+            text = (crate / "ro-crate-metadata.json").read_text(encoding="utf-8")
+        graph = json.loads(text)["@graph"]
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return None
+    root = next((e for e in graph if e.get("@id") == "./"), {})
+    return root.get("identifier")
+
+
+def check_offline_cve(lock_path: Path, ignore_path: Path | None) -> Gate:
+    """``spectramind cve check``: the lock against the vendored advisory snapshot, offline."""
+    from spectramind.supply import SupplyChainError
+    from spectramind.supply.findings import GateStatus
+    from spectramind.supply.osv import check_lock
+
+    try:
+        result = check_lock(lock_path, ignore_path)
+    except SupplyChainError as err:
+        return Gate("cve", False, "cannot run the offline CVE gate", [str(err)])
+    problems = [f"{f.package}: {f.message}" for f in result.findings]
+    summary = (
+        f"{result.checked} pins of {lock_path.name}, {len(problems)} known vulnerabilities; "
+        + result.notes[0]
+    )
+    return Gate("cve", result.status is not GateStatus.FAIL, summary, problems)
+
+
+def _cross_cpu_summary(cross: dict | None) -> str:
+    """One clause on the cross-CPU run of a determinism result (explicit when it did not run)."""
+    if not cross:
+        return "cross-CPU not checked (determinism-check --cross-cpu)"
+    outputs = cross.get("outputs", {})
+    statuses = [h.get("status") for h in outputs.values()]
+    tolerated = [p for p, h in sorted(outputs.items()) if h.get("status") == "within tolerance"]
+    clause = (
+        f"{statuses.count('identical')} identical under CPU profile {cross.get('profile')} "
+        f"(threads {cross.get('threads')})"
+    )
+    if tolerated:
+        clause += f", {len(tolerated)} only within a declared tolerance: {', '.join(tolerated)}"
+    return clause
 
 
 def check_compliance(
@@ -327,10 +467,14 @@ def check_compliance(
     lock_path: Path | str | None = None,
     allowlist_path: Path | str | None = None,
     ignore_path: Path | str | None = None,
+    crate_path: Path | str | None = None,
+    skip: Collection[str] = (),
 ) -> ComplianceReport:
     """Run every gate on ``run_id`` (default: the latest run under ``runs_root``).
 
-    Relative paths are taken relative to ``repo`` (the workflow folder).
+    Relative paths are taken relative to ``repo`` (the workflow folder). ``crate_path`` is an
+    exported crate of the run to validate (default: export one to a temporary folder).
+    ``skip`` names gates not to run (tests of one gate; the CLI runs them all).
     """
     repo = Path(repo)
 
@@ -347,7 +491,7 @@ def check_compliance(
         raise ComplianceError(f"run {run_id} has no records under {root}")
     ignore = under_repo(ignore_path, "config/sbom-ignore.yaml")
     gates = [
-        check_events(root, run_id),
+        check_events(root, run_id, repo),
         check_snapshot(root, run_id),
         check_artifacts(root, run_id, repo),
         check_dvc(repo),
@@ -359,6 +503,23 @@ def check_compliance(
         ),
         check_determinism(under_repo(determinism_result, DEFAULT_DETERMINISM)),
     ]
+    if "crate" not in skip:
+        gates.append(
+            check_crate(
+                root,
+                run_id,
+                repo,
+                under_repo(sbom_dir, DEFAULT_SBOM_DIR),
+                ignore if ignore.is_file() else None,
+                under_repo(crate_path, "") if crate_path is not None else None,
+            )
+        )
+    if "cve" not in skip:
+        gates.append(
+            check_offline_cve(
+                under_repo(lock_path, "requirements.lock"), ignore if ignore.is_file() else None
+            )
+        )
     for gate in gates:
         log.debug("gate %s: %s", gate.name, "pass" if gate.passed else "fail")
     return ComplianceReport(run_id, gates)

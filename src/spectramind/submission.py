@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from spectramind.assets import SUBMISSION_SCHEMA, schema_path
 from spectramind.data import layout
 from spectramind.errors import DataFormatError
 from spectramind.io import atomic_path
@@ -31,9 +32,9 @@ from spectramind.metric import SubmissionFormatError, check_prediction_values
 
 log = logging.getLogger(__name__)
 
-SCHEMA_NAME = "submission.tableschema.sample_id.json"
-# The repository's schemas/ folder (src/spectramind/submission.py -> repo root).
-DEFAULT_SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / SCHEMA_NAME
+SCHEMA_NAME = SUBMISSION_SCHEMA
+# schemas/ as installed with the package (a checkout, an editable or a wheel install).
+DEFAULT_SCHEMA_PATH = schema_path(SCHEMA_NAME)
 
 
 def order_like_sample(

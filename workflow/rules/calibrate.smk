@@ -19,8 +19,8 @@ rule calibrate:
         preset=config["calibrate"]["preset"],
         steps=get_calibrate_steps(),
     shell:
-        "spectramind run-stage --stage calibrate --rule calibrate --threads {threads} --log {log}"
+        "spectramind run-stage --stage calibrate --rule calibrate --threads {threads} --log {log:q}"
         " --wildcards {params.wildcards:q} --input {input:q} --output {output:q} -- "
-        "spectramind calibrate --data-dir {params.data_dir} --split {wildcards.split}"
-        " --planet {wildcards.planet_id} --visit {wildcards.visit} --preset {params.preset}"
-        " --steps-json {params.steps:q} --out {output}"
+        "spectramind calibrate --data-dir {params.data_dir:q} --split {wildcards.split:q}"
+        " --planet {wildcards.planet_id:q} --visit {wildcards.visit:q} --preset {params.preset:q}"
+        " --steps-json {params.steps:q} --out {output:q}"

@@ -1,29 +1,58 @@
 # Shared setup and input functions. Logic lives in the spectramind package (spectramind.plan,
 # spectramind.repro); this file only wires it to Snakemake.
 import json
-import shlex
 
 from snakemake.utils import validate
 
 from spectramind import plan
+from spectramind.assets import SUBMISSION_SCHEMA, beside_workdir
 from spectramind.physics.selection import selection_subset
-from spectramind.repro.runid import JOB_ENVVARS, start_run
+from spectramind.preflight import run_preflight
+from spectramind.repro import shipped
+from spectramind.repro.cpu import pin_environment
+from spectramind.repro.runid import JOB_ENVVARS, begin_run, plan_run
+
+# Jobs inherit the CPU kernel pin (spectramind.repro.cpu) from their first instruction, so the
+# wrapper runs its stage in its own process: no restart, no second interpreter per job.
+pin_environment()
 
 # Refuses unknown keys and wrong types before any job runs, and fills schema defaults.
 validate(config, "../../schemas/config.schema.yaml")
 
 SIMULATED = config["data_dir"] == ""
+# Predict-only mode: a shipped checkpoint (verified against its training record by preflight
+# and by the import_model job) replaces simulate and train; only the test split is read.
+PREDICT_ONLY = config["model"] != ""
 DATA_DIR = "data/synthetic" if SIMULATED else config["data_dir"]
 TRUTH_CSV = f"{DATA_DIR}.truth.csv"
-SELECTED_FIT = "artifacts/fit/selected.json"
+# The fit settings the train planets chose (rule fit_select). Predict-only runs read the one
+# shipped with the model (spectramind.repro.shipped.FIT_SELECTION), verified against its
+# training record, and fit no train planet.
+SELECTED_FIT = "artifacts/fit_select/selected.json"
+SHIPPED_FIT = shipped.fit_selection_of(config["model"]) if PREDICT_ONLY else None
+FIT_SELECT = config["fit_select"]["planets"] > 0 and not PREDICT_ONLY
+# Before any job, also in dry runs: cores, calibration steps, the data folder's layout and
+# tables; one line and exit 2 on the first problem (spectramind.preflight).
+if workflow.is_main_process:
+    run_preflight(
+        config,
+        workflow.resource_settings.cores,
+        None if SIMULATED else DATA_DIR,
+        model=config["model"] or None,
+    )
 # One run id per snakemake invocation, shared by its jobs (also cluster jobs, which re-parse
-# this file): see docs/reproducibility.md.
-RUN = start_run(
+# this file): see docs/reproducibility.md. Nothing is written until jobs run (onstart).
+RUN = plan_run(
     config,
     main_process=workflow.is_main_process,
     seed=config["seed"],
     manifest=config["manifest"],
 )
+
+
+# Claims the run folder, freezes the config snapshot, repairs what killed runs left.
+onstart:
+    begin_run(RUN, config)
 
 
 envvars:
@@ -34,6 +63,24 @@ wildcard_constraints:
     split="train|test",
     planet_id=r"\d+",
     visit=r"\d+",
+
+
+def get_final_outputs():
+    """The final outputs: the submission; with training also the validation score and
+    the report (they need the train split and its labels, which predict-only never reads).
+    """
+    if PREDICT_ONLY:
+        return ["artifacts/submission/submission.csv"]
+    return [
+        "artifacts/submission/submission.csv",
+        "artifacts/metrics/score.json",
+        *rules.report_figures.output,
+    ]
+
+
+def get_submission_schema(wildcards):
+    """The submission Table Schema as installed with the workflow (checkout or wheel)."""
+    return beside_workdir(workflow.basedir, f"schemas/{SUBMISSION_SCHEMA}")
 
 
 def get_dataset(wildcards=None):
@@ -109,15 +156,20 @@ def get_selection_visits(wildcards):
 
 
 def get_fit_selection(wildcards):
-    """fit_select's output, or nothing when the selection is off (fit_select.planets: 0)."""
-    return SELECTED_FIT if config["fit_select"]["planets"] > 0 else []
+    """The chosen fit settings: fit_select's output, the file shipped with a predict-only
+    model, or nothing (selection off, fit_select.planets: 0)."""
+    if FIT_SELECT:
+        return SELECTED_FIT
+    return SHIPPED_FIT or []
 
 
 def get_fit_args():
-    """The fit settings: fit_select's chosen file, or config["fit"] itself (shell-quoted)."""
-    if config["fit_select"]["planets"] > 0:
-        return f"--fit-config-file {shlex.quote(SELECTED_FIT)}"
-    return f"--fit-config {shlex.quote(get_fit_config())}"
+    """The fit settings as arguments of spectramind fit (a list, quoted per item): the chosen
+    file, or config["fit"] itself."""
+    chosen = SELECTED_FIT if FIT_SELECT else SHIPPED_FIT
+    if chosen:
+        return ["--fit-config-file", chosen]
+    return ["--fit-config", get_fit_config()]
 
 
 def get_spectral_prior_flag():
@@ -133,6 +185,14 @@ def get_wavelengths(wildcards):
     return f"{get_dataset()}/wavelengths.csv"
 
 
+def get_simulate_variant_args(wildcards):
+    """config["simulate"]["variants"] as repeated --variant arguments (a list, quoted per item)."""
+    args = []
+    for name in config["simulate"].get("variants", []):
+        args += ["--variant", name]
+    return args
+
+
 def get_report_calibrated(wildcards):
     """The first train planet's first calibrated visit: the report's light-curve example."""
     planets = plan.planet_visits(get_dataset(), "train")
@@ -143,3 +203,13 @@ def get_report_calibrated(wildcards):
 def get_wildcards_json(wildcards):
     """The job's wildcards as JSON, for its manifest record."""
     return json.dumps(dict(wildcards.items()), sort_keys=True)
+
+
+def get_model(wildcards):
+    """Predict-only mode: the shipped checkpoint (config key model)."""
+    return config["model"]
+
+
+def get_model_record(wildcards):
+    """Predict-only mode: the training record beside the shipped checkpoint."""
+    return str(shipped.record_path_of(config["model"]))

@@ -9,11 +9,11 @@ rule fit_select:
         star_info=get_star_info_of("train"),
         wavelengths=get_wavelengths,
     output:
-        "artifacts/fit/selected.json",
+        SELECTED_FIT,
     log:
-        "logs/fit/select.log",
+        "logs/fit_select/fit_select.log",
     benchmark:
-        "artifacts/benchmarks/fit/select.tsv"
+        "artifacts/benchmarks/fit_select/fit_select.tsv"
     conda:
         "../../envs/fit.yaml"
     threads: config["threads"]
@@ -23,12 +23,12 @@ rule fit_select:
         candidates=get_fit_candidates(),
         planets=config["fit_select"]["planets"],
     shell:
-        "spectramind run-stage --stage fit --rule fit_select --threads {threads} --log {log}"
+        "spectramind run-stage --stage fit --rule fit_select --threads {threads} --log {log:q}"
         " --wildcards {params.wildcards:q} --input {input:q} --output {output:q} -- "
         "spectramind fit-select --calibrated {input.calibrated:q} --labels {input.labels:q}"
         " --star-info {input.star_info:q} --wavelengths {input.wavelengths:q}"
         " --fit-config {params.fit_config:q} --candidates {params.candidates:q}"
-        " --planets {params.planets} --out {output:q}"
+        " --planets {params.planets:q} --out {output:q}"
 
 
 rule fit:
@@ -51,8 +51,8 @@ rule fit:
         seed=config["seed"],
         fit_args=get_fit_args(),
     shell:
-        "spectramind run-stage --stage fit --rule fit --threads {threads} --log {log}"
+        "spectramind run-stage --stage fit --rule fit --threads {threads} --log {log:q}"
         " --wildcards {params.wildcards:q} --input {input:q} --output {output:q} -- "
-        "spectramind fit --calibrated {input.calibrated} --star-info {input.star_info}"
-        " --planet {wildcards.planet_id} --out {output}"
-        " --wavelengths {input.wavelengths:q} {params.fit_args}"
+        "spectramind fit --calibrated {input.calibrated:q} --star-info {input.star_info:q}"
+        " --planet {wildcards.planet_id:q} --out {output:q}"
+        " --wavelengths {input.wavelengths:q} {params.fit_args:q}"

@@ -22,10 +22,10 @@ rule predict:
         wildcards=get_wildcards_json,
         device=config["train"]["device"],
     shell:
-        "spectramind run-stage --stage predict --rule predict --threads {threads} --log {log}"
+        "spectramind run-stage --stage predict --rule predict --threads {threads} --log {log:q}"
         " --wildcards {params.wildcards:q} --input {input:q} --output {output:q} -- "
-        "spectramind predict --ckpt {input.ckpt} --features {input.fits}"
-        " --star-info {input.star_info} --device {params.device} --out {output}"
+        "spectramind predict --ckpt {input.ckpt:q} --features {input.fits:q}"
+        " --star-info {input.star_info:q} --device {params.device:q} --out {output:q}"
 
 
 rule predict_holdout:
@@ -48,7 +48,7 @@ rule predict_holdout:
         wildcards=get_wildcards_json,
         device=config["train"]["device"],
     shell:
-        "spectramind run-stage --stage predict --rule predict_holdout --threads {threads} --log {log}"
+        "spectramind run-stage --stage predict --rule predict_holdout --threads {threads} --log {log:q}"
         " --wildcards {params.wildcards:q} --input {input:q} --output {output:q} -- "
-        "spectramind predict --ckpt {input.ckpt} --features {input.fits} --planets holdout"
-        " --star-info {input.star_info} --device {params.device} --out {output}"
+        "spectramind predict --ckpt {input.ckpt:q} --features {input.fits:q} --planets holdout"
+        " --star-info {input.star_info:q} --device {params.device:q} --out {output:q}"

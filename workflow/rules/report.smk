@@ -34,8 +34,8 @@ rule report_figures:
         wildcards=get_wildcards_json,
         dataset=get_dataset,
     shell:
-        "spectramind run-stage --stage report --rule report_figures --threads {threads} --log {log}"
+        "spectramind run-stage --stage report --rule report_figures --threads {threads} --log {log:q}"
         " --wildcards {params.wildcards:q} --input {input:q} --output {output:q} -- "
-        "spectramind report --data-dir {params.dataset} --calibrated {input.calibrated}"
-        " --holdout {input.holdout} --labels {input.labels} --benchmarks artifacts/benchmarks"
+        "spectramind report --data-dir {params.dataset:q} --calibrated {input.calibrated:q}"
+        " --holdout {input.holdout:q} --labels {input.labels:q} --benchmarks artifacts/benchmarks"
         " --out-dir artifacts/report"

@@ -21,9 +21,11 @@ checkpoint simulate:
         seed=config["simulate"]["seed"],
         frames_scale=config["simulate"]["frames_scale"],
         second_visit_fraction=config["simulate"]["second_visit_fraction"],
+        variant_args=get_simulate_variant_args,
     shell:
-        "spectramind run-stage --stage simulate --rule simulate --threads {threads} --log {log}"
+        "spectramind run-stage --stage simulate --rule simulate --threads {threads} --log {log:q}"
         " --wildcards {params.wildcards:q} --input {input:q} --output {output:q} -- "
-        "spectramind simulate --out {output.dataset} --train {params.train} --test {params.test}"
-        " --seed {params.seed} --frames-scale {params.frames_scale}"
-        " --second-visit-fraction {params.second_visit_fraction} --workers {threads}"
+        "spectramind simulate --out {output.dataset:q} --train {params.train:q} --test {params.test:q}"
+        " --seed {params.seed:q} --frames-scale {params.frames_scale:q}"
+        " --second-visit-fraction {params.second_visit_fraction:q} --workers {threads}"
+        " {params.variant_args:q}"

@@ -5,7 +5,7 @@ rule submit:
     input:
         predictions="artifacts/preds/test.npz",
         sample_submission=get_sample_submission,
-        schema="schemas/submission.tableschema.sample_id.json",
+        schema=get_submission_schema,
     output:
         "artifacts/submission/submission.csv",
     log:
@@ -17,10 +17,10 @@ rule submit:
     params:
         wildcards=get_wildcards_json,
     shell:
-        "spectramind run-stage --stage submit --rule submit --threads {threads} --log {log}"
+        "spectramind run-stage --stage submit --rule submit --threads {threads} --log {log:q}"
         " --wildcards {params.wildcards:q} --input {input:q} --output {output:q} -- "
-        "spectramind submit --predictions {input.predictions}"
-        " --sample-submission {input.sample_submission} --out {output}"
+        "spectramind submit --predictions {input.predictions:q}"
+        " --sample-submission {input.sample_submission:q} --out {output:q}"
 
 
 rule score:
@@ -38,7 +38,7 @@ rule score:
     params:
         wildcards=get_wildcards_json,
     shell:
-        "spectramind run-stage --stage score --rule score --threads {threads} --log {log}"
+        "spectramind run-stage --stage score --rule score --threads {threads} --log {log:q}"
         " --wildcards {params.wildcards:q} --input {input:q} --output {output:q} -- "
-        "spectramind score --predictions {input.predictions} --truth {input.labels}"
-        " --train {input.labels} --json {output}"
+        "spectramind score --predictions {input.predictions:q} --truth {input.labels:q}"
+        " --train {input.labels:q} --json {output:q}"

@@ -6,6 +6,8 @@ rule train:
         fits=get_fits("train"),
         labels=get_labels,
         star_info=get_star_info_of("train"),
+        # the fit settings the fits used: hashed in the train record, shipped with the model
+        selected=get_fit_selection,
     output:
         "artifacts/ckpt/model.pt",
     log:
@@ -25,8 +27,8 @@ rule train:
         n_folds=config["train"]["n_folds"],
         prior=get_spectral_prior_flag(),
     shell:
-        "spectramind run-stage --stage train --rule train --threads {threads} --log {log}"
+        "spectramind run-stage --stage train --rule train --threads {threads} --log {log:q}"
         " --wildcards {params.wildcards:q} --input {input:q} --output {output:q} -- "
-        "spectramind train --features {input.fits} --labels {input.labels}"
-        " --star-info {input.star_info} --seed {params.seed} --holdout-fraction {params.holdout}"
-        " --device {params.device} --n-folds {params.n_folds} {params.prior} --out {output}"
+        "spectramind train --features {input.fits:q} --labels {input.labels:q}"
+        " --star-info {input.star_info:q} --seed {params.seed:q} --holdout-fraction {params.holdout:q}"
+        " --device {params.device:q} --n-folds {params.n_folds:q} {params.prior:q} --out {output:q}"

@@ -19,42 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from spectramind.calibrate.steps import (
-    adc,
-    background,
-    bin,
-    cds,
-    cosmic,
-    crop,
-    dark,
-    extract,
-    flat,
-    jitter,
-    linearity,
-    locate,
-    mask,
-)
+from spectramind.calibrate import steps as step_modules
 from spectramind.errors import ConfigError
 
-# Execution order (the pipeline reads top to bottom; see pipeline.py for where each runs).
-STEP_MODULES = (
-    adc,
-    crop,
-    mask,
-    locate,
-    linearity,
-    dark,
-    cds,
-    flat,
-    cosmic,
-    bin,
-    background,
-    jitter,
-    extract,
-)
-STEP_NAMES = tuple(m.NAME for m in STEP_MODULES)
-# Steps without which there is no light curve at all.
-REQUIRED = frozenset({"crop", "cds", "bin", "extract"})
+
+def step_names() -> tuple[str, ...]:
+    """Names of the registered steps, in order (:data:`spectramind.calibrate.steps.REGISTRY`)."""
+    return tuple(m.NAME for m in step_modules.REGISTRY)
+
 
 PRESETS: dict[str, dict[str, Any]] = {
     # Our chain: float32, 24 s bins (5 AIRS / 60 FGS CDS frames), linearity on, cosmic rays
@@ -95,7 +67,7 @@ class StepSetting:
 class CalibrationConfig:
     preset: str = "default"
     dtype: str = "float32"  # float type of the per-frame chain: "float32" or "float64"
-    chunk_values: int = 8_000_000  # raw read values processed per block (bounds memory)
+    chunk_values: int = 8_000_000  # raw read values per block of pixels (bounds memory)
     steps: dict[str, StepSetting] = field(default_factory=dict)
 
     def step(self, name: str) -> StepSetting:
@@ -190,18 +162,18 @@ def build_config(
     step_values = merged.get("steps") or {}
     if not isinstance(step_values, Mapping):
         raise ConfigError(f"calibrate config: 'steps' must be a mapping, found {step_values!r}")
-    bad_steps = sorted(set(step_values) - set(STEP_NAMES))
+    bad_steps = sorted(set(step_values) - set(step_names()))
     if bad_steps:
         raise ConfigError(
-            f"calibrate config: unknown step {bad_steps[0]!r}, expected one of {list(STEP_NAMES)}"
+            f"calibrate config: unknown step {bad_steps[0]!r}, expected one of {list(step_names())}"
         )
     steps = {}
-    for module in STEP_MODULES:
+    for module in step_modules.REGISTRY:
         values = dict(step_values.get(module.NAME) or {})
         skip = values.pop("skip", False)
         if not isinstance(skip, bool):
             raise ConfigError(f"steps.{module.NAME}.skip: expected true or false, found {skip!r}")
-        if skip and module.NAME in REQUIRED:
+        if skip and getattr(module, "REQUIRED", False):
             raise ConfigError(f"calibrate config: step {module.NAME!r} cannot be skipped")
         steps[module.NAME] = StepSetting(module.NAME, skip, _params(module, values))
     dtype = merged.get("dtype", "float32")

@@ -16,7 +16,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "Checks a finished run against the reproducibility standard: events.jsonl for every "
             "stage, config snapshot recorded and unchanged, artifacts re-hash, `dvc status` "
             "clean, SBOMs present and valid (declared packages, licenses), determinism check "
-            "passed. Prints one PASS/FAIL line per gate and exits 1 if any gate fails. "
+            "passed, the run's RO-Crate valid (roc-validator, offline), no known vulnerability "
+            "in the locked versions (vendored advisory snapshot, offline). Prints one PASS/FAIL "
+            "line per gate and exits 1 if any gate fails. "
             "See docs/compliance.md."
         ),
     )
@@ -39,6 +41,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--allowlist", type=Path, default=None, help="config/license-allowlist.yaml"
     )
     parser.add_argument("--ignore-file", type=Path, default=None, help="config/sbom-ignore.yaml")
+    parser.add_argument(
+        "--crate",
+        type=Path,
+        default=None,
+        help="exported crate of the run to validate (default: export one to a temporary folder)",
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write the report as JSON")
     parser.set_defaults(func=run)
 
@@ -56,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
         lock_path=args.lock,
         allowlist_path=args.allowlist,
         ignore_path=args.ignore_file,
+        crate_path=args.crate,
     )
     sys.stdout.write("\n".join(report.lines()) + "\n")
     if args.json is not None:

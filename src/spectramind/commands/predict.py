@@ -39,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
     from spectramind.model.predict import run_predict
     from spectramind.repro.determinism import set_deterministic
 
-    set_deterministic(0)  # inference draws no random numbers; this pins threads and kernels
+    # Inference draws no random numbers; this pins one thread and the kernels.
+    set_deterministic(0, threads=1)
     run_predict(args.ckpt, feature_paths(args), args.star_info, args.out, args.planets, args.device)
     return 0

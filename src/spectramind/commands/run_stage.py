@@ -23,7 +23,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "Run COMMAND (after --), copy its stderr to --log or our stderr, then append one "
             "record (inputs, outputs with SHA-256, config snapshot hash, versions, status) to "
             "<root>/<stage>/<run_id>/events.jsonl. On failure the outputs are removed and the "
-            "command's exit code is returned. SPECTRAMIND_MANIFEST=0 disables hashing and records."
+            "command's exit code is returned. A `spectramind ...` COMMAND runs inside this "
+            "process (no second interpreter; SPECTRAMIND_IN_PROCESS=0: a child process). Input "
+            "hashes are reused from earlier records while size, mtime, ctime and inode match "
+            "(SPECTRAMIND_HASH_REUSE=0: hash every time). SPECTRAMIND_MANIFEST=0 disables "
+            "hashing and records."
         ),
     )
     parser.add_argument("--stage", required=True, help="stage name (folder under the runs root)")
@@ -65,6 +69,7 @@ def parse_wildcards(text: str, pairs: list[str]) -> dict[str, str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from spectramind.commands import invoke
     from spectramind.repro.stage import StageRun, run_stage
 
     command = list(args.cmd)
@@ -84,5 +89,6 @@ def run(args: argparse.Namespace) -> int:
             threads=args.threads,
             root=args.root,
             log_path=args.log,
-        )
+        ),
+        entry=invoke,
     )

@@ -14,7 +14,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Write sbom.spdx.json (SPDX 2.3) and sbom.cdx.json (CycloneDX 1.6) of a Python "
             "environment, validate both, and gate on undeclared/unpinned packages, licenses "
-            "outside the allowlist and known CVEs (pip-audit; SKIPPED when it cannot run). "
+            "outside the allowlist and known CVEs: offline against the vendored advisory "
+            "snapshot (gate cve-offline, always runs, names the snapshot date and age) and, as "
+            "an online cross-check, pip-audit (gate cve; SKIPPED when it cannot run). "
             "Exit 1 if a gate fails. See docs/sbom.md."
         ),
     )
@@ -49,11 +51,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=Path("pyproject.toml"),
         help="the project's pyproject.toml, the SBOM's root component",
     )
-    parser.add_argument("--no-cve", action="store_true", help="skip the CVE scan (reported)")
+    parser.add_argument(
+        "--no-cve",
+        action="store_true",
+        help="skip the online pip-audit cross-check (reported; the offline gate still runs)",
+    )
     parser.add_argument(
         "--require-cve-scan",
         action="store_true",
-        help="fail when the CVE scan is skipped (for CI with network)",
+        help="fail when the pip-audit cross-check is skipped (for CI with network)",
     )
     parser.set_defaults(func=run)
 

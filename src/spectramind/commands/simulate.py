@@ -11,6 +11,9 @@ DEFAULT_TRAIN = 24
 DEFAULT_TEST = 8
 DEFAULT_FRAMES_SCALE = 0.05
 DEFAULT_SEED = 2025
+# Kept in step with spectramind.simulate.variants.VARIANTS (a test checks); spelled out here so
+# that --help does not import numpy.
+VARIANT_NAMES = ("limb-darkening", "systematics", "wavelengths", "cosmics", "star-info")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -72,6 +75,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="worker processes over planets; does not change the output",
     )
     parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        choices=VARIANT_NAMES,
+        metavar="NAME",
+        help="simulate a variant that differs from the default simulator in one respect "
+        "(repeatable; docs/simulate-variants.md): limb-darkening (4-parameter non-linear law "
+        "outside the default range), systematics (stronger, higher-order drift, ramp at visit "
+        "start, coloured pointing jitter), wavelengths (perturbed AIRS wavelength grid in "
+        "axis_info, wavelengths.csv and the spectra), cosmics (10x cosmic rays, 4x hot pixels), "
+        "star-info (catalogue errors in the star-info csv). Default: none, the default simulator",
+    )
+    parser.add_argument(
         "--overwrite",
         action="store_true",
         help="replace an existing DATA_DIR (and its truth files)",
@@ -81,6 +97,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from spectramind.simulate import SimulationConfig, simulate_dataset
+    from spectramind.simulate.variants import parse_variants
 
     config = SimulationConfig(
         n_train=args.train,
@@ -89,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
         frames_scale=1.0 if args.full_size else args.frames_scale,
         second_visit_fraction=args.second_visit_fraction,
         workers=args.workers,
+        variants=parse_variants(args.variant),
     )
     simulate_dataset(args.out, config, overwrite=args.overwrite)
     return 0

@@ -7,8 +7,6 @@ from pathlib import Path
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from spectramind.submission import DEFAULT_SCHEMA_PATH  # light: numpy only
-
     parser = subparsers.add_parser(
         "submit",
         help="write submission.csv from a predictions .npz (validated before writing)",
@@ -31,14 +29,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--schema",
         type=Path,
-        default=DEFAULT_SCHEMA_PATH,
-        help="Frictionless Table Schema of the submission (default: the repository's)",
+        default=None,
+        help="Frictionless Table Schema of the submission "
+        "(default: the repository's schemas/submission.tableschema.sample_id.json)",
     )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from spectramind.submission import write_submission_from_files
+    from spectramind.submission import DEFAULT_SCHEMA_PATH, write_submission_from_files
 
-    write_submission_from_files(args.predictions, args.sample_submission, args.out, args.schema)
+    schema = args.schema if args.schema is not None else DEFAULT_SCHEMA_PATH
+    write_submission_from_files(args.predictions, args.sample_submission, args.out, schema)
     return 0

@@ -44,7 +44,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, help="overrides the config seed")
     parser.add_argument("--holdout-fraction", type=float, help="overrides the config value")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), help="overrides the config")
-    parser.add_argument("--threads", type=int, help="torch/BLAS threads (default 1)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        help="host threads of a CUDA run (on CPU always 1: same bytes for any thread count)",
+    )
     parser.add_argument(
         "--n-folds",
         type=int,

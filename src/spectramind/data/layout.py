@@ -1,7 +1,7 @@
 """The ADC 2025 on-disk layout: names, shapes, dtypes and closed forms.
 
-This module is the single source of truth for what ``../shared/adc2025/FORMAT.md`` says
-about the Kaggle ``ariel-data-challenge-2025`` folder. The reader (:mod:`spectramind.data.reader`),
+This module is the single source of truth for what ``docs/FORMAT.md`` (the "FORMAT.md" that
+docstrings cite) says about the Kaggle ``ariel-data-challenge-2025`` folder. The reader (:mod:`spectramind.data.reader`),
 the simulator and the calibration chain import their constants from here; nothing else in the
 package spells a file name or a detector shape.
 
@@ -32,7 +32,7 @@ class InstrumentLayout:
     cds_cadence_s: float  # seconds between consecutive CDS frames
     start_read_offset_s: float  # time of the first start read within a cadence [s]
     end_read_offset_s: float  # time of the first end read within a cadence [s]
-    # dt used by dark subtraction per read: start reads, end reads [s] (FORMAT.md section 6)
+    # dt used by dark subtraction per read: start reads, end reads [s] (docs/FORMAT.md section 6)
     dark_dt_start_s: float
     dark_dt_end_s: float
 
@@ -119,6 +119,25 @@ def calibration_path(data_dir: Path, split: str, planet_id: int, instrument: Ins
             / f"{name}.parquet")
 
 
+def planet_of_path(path: Path | str) -> tuple[str, int] | None:
+    """(split, planet id) of a file inside a planet folder (``<split>/<planet_id>/...``, a
+    calibration folder below it, or ``<split>/<planet_id>.<ext>``), else None."""
+    parts = Path(path).parts
+    candidates = [(parts[i - 1], parts[i]) for i in range(len(parts) - 2, 0, -1)][:2]
+    if len(parts) >= 2:
+        candidates.insert(0, (parts[-2], Path(parts[-1]).stem))
+    for split, name in candidates:
+        if split in SPLITS and name.isdigit():
+            return split, int(name)
+    return None
+
+
+def describe_path(path: Path | str) -> str:
+    """``path``, followed by ``(planet N)`` when it lies in a planet folder (for messages)."""
+    found = planet_of_path(path)
+    return f"{path} (planet {found[1]})" if found else str(path)
+
+
 LABELS_CSV = "train.csv"
 STAR_INFO_CSV = {"train": "train_star_info.csv", "test": "test_star_info.csv"}
 WAVELENGTHS_CSV = "wavelengths.csv"
@@ -174,7 +193,7 @@ def target_wavelengths_um() -> np.ndarray:
     return np.concatenate([[FGS_WAVELENGTH_UM], airs])
 
 
-# --- metric constants (FORMAT.md section 5) ---------------------------------------------
+# --- metric constants (docs/FORMAT.md section 5) ---------------------------------------------
 FGS_WEIGHT = 57.846
 SIGMA_TRUE_FGS = 1e-6
 SIGMA_TRUE_AIRS = 1e-5

@@ -1,7 +1,10 @@
 """Read and validate ADC 2025 planet visits and tables (see FORMAT.md and :mod:`.layout`).
 
 Every function validates as it reads and raises :class:`~spectramind.errors.DataFormatError`
-with a one-line message naming the path, what was expected and what was found.
+with a one-line message naming the path, what was expected and what was found. Errors of the
+libraries underneath (pyarrow on a truncated or empty parquet file, a CSV that is not UTF-8)
+become the same kind of message, naming the file and its planet (:func:`reading`). Planet
+tables must not list a planet id twice.
 
 Signals are read straight from parquet into one preallocated uint16 array per file, in blocks of
 row groups of at most ``_READ_BLOCK_BYTES`` of Arrow data, so a 256 MB AIRS file costs about
@@ -10,9 +13,10 @@ row groups of at most ``_READ_BLOCK_BYTES`` of Arrow data, so a 256 MB AIRS file
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +31,43 @@ from spectramind.errors import DataFormatError
 log = logging.getLogger(__name__)
 
 _READ_BLOCK_BYTES = 64 * 2**20  # Arrow data held at once while reading a signal
+
+# Arrow -> numpy without pyarrow's to_numpy, which imports pandas (about 0.5 s of a process
+# that calibrates a visit in about 1 s): fixed-width numbers are viewed in place.
+_NUMPY_TYPES = {
+    pa.int8(): np.int8, pa.int16(): np.int16, pa.int32(): np.int32, pa.int64(): np.int64,
+    pa.uint8(): np.uint8, pa.uint16(): np.uint16, pa.uint32(): np.uint32,
+    pa.uint64(): np.uint64, pa.float16(): np.float16, pa.float32(): np.float32,
+    pa.float64(): np.float64,
+}  # fmt: skip
+
+
+def _array_values(array: pa.Array) -> np.ndarray:
+    """One Arrow array as numpy: a read-only view for numbers, bools unpacked, nulls as NaN
+    (floats) or through pyarrow (anything else, rare)."""
+    n, offset = len(array), array.offset
+    if pa.types.is_boolean(array.type) and not array.null_count:
+        bits = np.frombuffer(array.buffers()[1], dtype=np.uint8)
+        return np.unpackbits(bits, count=offset + n, bitorder="little")[offset:].astype(bool)
+    dtype = _NUMPY_TYPES.get(array.type)
+    if dtype is None or (array.null_count and not pa.types.is_floating(array.type)):
+        return array.to_numpy(zero_copy_only=False)
+    values = np.frombuffer(
+        array.buffers()[1], dtype=dtype, count=n, offset=offset * dtype().itemsize
+    )
+    if array.null_count:
+        valid = np.frombuffer(array.buffers()[0], dtype=np.uint8)
+        valid = np.unpackbits(valid, count=offset + n, bitorder="little")[offset:].astype(bool)
+        values = np.where(valid, values, np.nan)
+    return values
+
+
+def _column_values(column: pa.ChunkedArray) -> np.ndarray:
+    """A table column as one numpy array (see :func:`_array_values`)."""
+    parts = [_array_values(chunk) for chunk in column.chunks]
+    if not parts:
+        return np.zeros(0)
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
 @dataclass(frozen=True)
@@ -146,13 +187,32 @@ def discover_visits(data_dir: Path | str, split: str, planet_id: int) -> list[in
 # --- signals and calibration maps -----------------------------------------------------------
 
 
-def _open_parquet(path: Path) -> pq.ParquetFile:
-    if not path.is_file():
-        raise DataFormatError(f"{path}: file not found")
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
+@contextlib.contextmanager
+def reading(path: Path | str, what: str = "parquet file") -> Iterator[None]:
+    """Turn a library error raised while reading ``path`` into a one-line DataFormatError
+    naming the file and its planet."""
     try:
+        yield
+    except DataFormatError:
+        raise
+    except (pa.ArrowException, OSError, ValueError, EOFError, csv.Error) as err:
+        raise DataFormatError(
+            f"{layout.describe_path(path)}: not a readable {what} ({_first_line(err)})"
+        ) from err
+
+
+def open_parquet(path: Path | str) -> pq.ParquetFile:
+    """Open a parquet file (footer read and checked), or raise DataFormatError."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataFormatError(f"{layout.describe_path(path)}: file not found")
+    with reading(path):
         return pq.ParquetFile(path)
-    except Exception as err:  # pyarrow raises several types for a corrupt file
-        raise DataFormatError(f"{path}: not a readable parquet file ({err})") from err
 
 
 def read_signal(
@@ -176,31 +236,23 @@ def read_signal(
         ``(frames, len(pixel_index))``.
     """
     path = Path(path)
-    pfile = _open_parquet(path)
+    with reading(path):
+        return _read_signal(path, instrument, pixel_index, max_frames)
+
+
+def _read_signal(
+    path: Path,
+    instrument: InstrumentLayout,
+    pixel_index: Sequence[int] | np.ndarray | None,
+    max_frames: int | None,
+) -> np.ndarray:
+    pfile = _open_signal(path, instrument)
     n_cols = pfile.metadata.num_columns
     n_frames = pfile.metadata.num_rows
-    if n_cols != instrument.pixels_per_frame:
-        raise DataFormatError(
-            f"{path}: expected {instrument.pixels_per_frame} columns "
-            f"({instrument.rows}x{instrument.cols} pixels), found {n_cols}"
-        )
-    if n_frames == 0 or n_frames % 2:
-        raise DataFormatError(
-            f"{path}: expected an even, non-zero number of frames (start/end read pairs), "
-            f"found {n_frames}"
-        )
     if pixel_index is None:
         columns = np.arange(n_cols)
     else:
-        columns = np.asarray(pixel_index, dtype=np.int64)
-        if columns.ndim != 1 or columns.size == 0 or columns.min() < 0 or columns.max() >= n_cols:
-            raise DataFormatError(f"{path}: pixel selection out of range 0..{n_cols - 1}")
-    for field in pfile.schema_arrow:
-        if not pa.types.is_uint16(field.type):
-            raise DataFormatError(
-                f"{path}: expected uint16 pixel columns, found {field.type} "
-                f"in column {field.name!r}"
-            )
+        columns = _check_selection(path, pixel_index, n_cols)
     # Parquet decodes each column chunk once: read the distinct columns in file order, then put
     # them in the caller's order (a copy, only when that order differs).
     unique, inverse = np.unique(columns, return_inverse=True)
@@ -231,6 +283,138 @@ def read_signal(
     if pixel_index is None:
         return out.reshape(out.shape[0], instrument.rows, instrument.cols)
     return out
+
+
+def _open_signal(path: Path, instrument: InstrumentLayout) -> pq.ParquetFile:
+    """Open a signal file and check its layout: pixel columns, uint16, even frame count."""
+    pfile = open_parquet(path)
+    n_cols = pfile.metadata.num_columns
+    n_frames = pfile.metadata.num_rows
+    if n_cols != instrument.pixels_per_frame:
+        raise DataFormatError(
+            f"{path}: expected {instrument.pixels_per_frame} columns "
+            f"({instrument.rows}x{instrument.cols} pixels), found {n_cols}"
+        )
+    if n_frames == 0 or n_frames % 2:
+        raise DataFormatError(
+            f"{path}: expected an even, non-zero number of frames (start/end read pairs), "
+            f"found {n_frames}"
+        )
+    for field in pfile.schema_arrow:
+        if not pa.types.is_uint16(field.type):
+            raise DataFormatError(
+                f"{path}: expected uint16 pixel columns, found {field.type} "
+                f"in column {field.name!r}"
+            )
+    return pfile
+
+
+def _check_selection(
+    path: Path, pixel_index: Sequence[int] | np.ndarray, n_cols: int
+) -> np.ndarray:
+    columns = np.asarray(pixel_index, dtype=np.int64)
+    if columns.ndim != 1 or columns.size == 0 or columns.min() < 0 or columns.max() >= n_cols:
+        raise DataFormatError(f"{path}: pixel selection out of range 0..{n_cols - 1}")
+    return columns
+
+
+class SignalFile:
+    """A raw signal file opened for column-selective, pixel-major reads (the calibration path).
+
+    Checked on opening like :func:`read_signal`. Calibration reads it twice: a *probe* of the
+    first reads of a window of pixels (to locate the light), then all reads of the pixels it
+    selected, in blocks of pixels. Each parquet column chunk is decoded at most once: the row
+    groups the probe decoded are kept (for its pixels) and reused by the later reads, so the
+    decoding cost is (window x probe row groups) + (selection x the other row groups), whatever
+    the file's row-group layout (a single row group holding every frame included).
+
+    Arrays are pixel-major, ``(n_pixels, n_reads)`` uint16: each pixel's time series contiguous,
+    as parquet stores it. Transient Arrow memory is bounded by ``_READ_BLOCK_BYTES``.
+    """
+
+    def __init__(self, path: Path | str, instrument: InstrumentLayout) -> None:
+        self.path = Path(path)
+        self.instrument = instrument
+        self._file = _open_signal(self.path, instrument)
+        meta = self._file.metadata
+        self.n_frames = meta.num_rows
+        rows = [meta.row_group(g).num_rows for g in range(meta.num_row_groups)]
+        self._group_start = np.concatenate([[0], np.cumsum(rows)]).astype(np.int64)
+        self._probe_index = np.zeros(0, dtype=np.int64)  # sorted file columns probed
+        self._probe = np.zeros((0, 0), dtype=np.uint16)  # (probed pixels, probe rows)
+        self._probe_groups = 0
+        # What was decoded: (row groups, file columns) per call, for tests and the benchmark.
+        self.decoded: list[tuple[range, np.ndarray]] = []
+
+    def _columns(self, pixel_index: Sequence[int] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(distinct columns in file order, inverse: positions of the caller's order)."""
+        columns = _check_selection(self.path, pixel_index, self._file.metadata.num_columns)
+        return np.unique(columns, return_inverse=True)
+
+    def _groups_to(self, n_reads: int) -> int:
+        """Number of leading row groups that hold the first ``n_reads`` reads."""
+        return int(np.searchsorted(self._group_start, n_reads, side="left"))
+
+    def _decode(self, groups: range, columns: np.ndarray, out: np.ndarray) -> None:
+        """Decode row ``groups`` (consecutive) of file ``columns`` (sorted) into ``out``
+        (len(columns), rows), dropping rows past ``out``'s end; column blocks bound the Arrow
+        memory."""
+        limit = out.shape[1]
+        self.decoded.append((groups, columns.copy()))
+        n_rows = int(self._group_start[groups.stop] - self._group_start[groups.start])
+        step = max(1, _READ_BLOCK_BYTES // max(1, 2 * n_rows))
+        for c0 in range(0, columns.size, step):
+            sel = columns[c0 : c0 + step]
+            with reading(self.path):  # a file truncated past its footer fails here
+                table = self._file.reader.read_row_groups(
+                    list(groups), column_indices=[int(i) for i in sel], use_threads=True
+                )
+            for j, column in enumerate(table.columns):
+                if column.null_count:
+                    raise DataFormatError(
+                        f"{self.path}: expected no missing values, found {column.null_count} "
+                        f"in column {table.column_names[j]!r} (index {int(sel[j])})"
+                    )
+                row = 0
+                for chunk in column.chunks:
+                    n = min(len(chunk), limit - row)
+                    if n <= 0:
+                        break
+                    out[c0 + j, row : row + n] = _array_values(chunk)[:n]
+                    row += n
+            del table
+
+    def probe(self, pixel_index: Sequence[int] | np.ndarray, n_reads: int) -> np.ndarray:
+        """The first ``n_reads`` reads (even, at least 2) of ``pixel_index``: ``(n_reads,
+        n_pixels)``, time-major. Decodes the whole row groups that hold them and keeps those
+        for :meth:`read_pixels` (a second probe replaces the first)."""
+        columns, inverse = self._columns(pixel_index)
+        n_reads = min(self.n_frames, max(2, 2 * (int(n_reads) // 2)))
+        groups = self._groups_to(n_reads)
+        data = np.empty((columns.size, int(self._group_start[groups])), dtype=np.uint16)
+        self._decode(range(groups), columns, data)
+        self._probe_index, self._probe, self._probe_groups = columns, data, groups
+        return data[inverse, :n_reads].T
+
+    def read_pixels(self, pixel_index: Sequence[int] | np.ndarray, n_reads: int) -> np.ndarray:
+        """The first ``n_reads`` reads of ``pixel_index``: ``(n_pixels, n_reads)`` uint16,
+        pixel-major. Rows the probe holds (for probed pixels) are not decoded again."""
+        columns, inverse = self._columns(pixel_index)
+        if not 0 < n_reads <= self.n_frames:
+            raise ValueError(f"{self.path}: n_reads {n_reads} outside 1..{self.n_frames}")
+        out = np.empty((columns.size, n_reads), dtype=np.uint16)
+        first = 0
+        if self._probe_index.size:
+            held_index = self._probe_index
+            pos = np.minimum(np.searchsorted(held_index, columns), held_index.size - 1)
+            if np.array_equal(held_index[pos], columns):
+                first = self._probe_groups
+                held = min(int(self._group_start[first]), n_reads)
+                out[:, :held] = self._probe[pos, :held]
+        start = int(self._group_start[first])
+        if start < n_reads:
+            self._decode(range(first, self._groups_to(n_reads)), columns, out[:, start:])
+        return out if np.array_equal(inverse, np.arange(columns.size)) else out[inverse]
 
 
 def _read_plan(metadata: pq.FileMetaData, n_columns: int) -> list[tuple[int, list[int], int]]:
@@ -286,8 +470,8 @@ def _copy_block(
 
 
 def _read_map(path: Path, instrument: InstrumentLayout, name: str) -> np.ndarray:
-    pfile = _open_parquet(path)
-    table = pfile.read()
+    with reading(path):
+        table = open_parquet(path).read()
     expected_shape = layout.calibration_shape(instrument, name)
     found_shape = (table.num_rows, table.num_columns)
     if found_shape != expected_shape:
@@ -306,7 +490,7 @@ def _read_map(path: Path, instrument: InstrumentLayout, name: str) -> np.ndarray
     n_null = sum(column.null_count for column in table.columns)
     if n_null:
         raise DataFormatError(f"{path}: expected no missing values, found {n_null}")
-    values = np.column_stack([c.to_numpy(zero_copy_only=False) for c in table.columns])
+    values = np.column_stack([_column_values(c) for c in table.columns])
     if expected_dtype != np.bool_:
         values = values.astype(np.float64, copy=False)
         n_nan = int(np.count_nonzero(~np.isfinite(values)))
@@ -377,7 +561,7 @@ def _read_csv_rows(
 ) -> tuple[list[str], list[list[str]]]:
     if not path.is_file():
         raise DataFormatError(f"{path}: file not found")
-    with path.open(newline="") as handle:
+    with reading(path, "CSV file"), path.open(newline="", encoding="utf-8") as handle:
         reader = csv.reader(handle)
         try:
             header = next(reader)
@@ -417,7 +601,8 @@ def read_adc_info(data_dir: Path | str) -> dict[str, AdcInfo]:
 def read_axis_info(data_dir: Path | str) -> AxisInfo:
     """``axis_info.parquet`` with its NaN padding removed."""
     path = Path(data_dir) / layout.AXIS_INFO_PARQUET
-    table = _open_parquet(path).read()
+    with reading(path):
+        table = open_parquet(path).read()
     missing = [c for c in layout.AXIS_INFO_COLUMNS if c not in table.column_names]
     if missing:
         raise DataFormatError(
@@ -425,7 +610,7 @@ def read_axis_info(data_dir: Path | str) -> AxisInfo:
         )
 
     def column(name: str) -> np.ndarray:
-        values = table.column(name).to_numpy(zero_copy_only=False).astype(np.float64)
+        values = _column_values(table.column(name)).astype(np.float64)
         return values[~np.isnan(values)]
 
     axis = AxisInfo(
@@ -464,7 +649,20 @@ def _read_numeric_table(
             values[i] = [float(v) for v in row[1:]]
         except ValueError as err:
             raise DataFormatError(f"{path}: row {i + 2} (planet {row[0]}): {err}") from err
+    check_unique_ids(path, ids.tolist())
     return ids, values
+
+
+def check_unique_ids(path: Path | str, ids: Sequence[int]) -> None:
+    """Raise DataFormatError naming the first planet id listed twice (and both rows)."""
+    first_row: dict[int, int] = {}
+    for i, planet_id in enumerate(ids):
+        if planet_id in first_row:
+            raise DataFormatError(
+                f"{path}: expected each planet_id once, found planet {planet_id} in rows "
+                f"{first_row[planet_id] + 2} and {i + 2}"
+            )
+        first_row[planet_id] = i
 
 
 def read_labels(data_dir: Path | str) -> tuple[np.ndarray, np.ndarray]:
@@ -519,9 +717,11 @@ def read_sample_submission_ids(data_dir: Path | str) -> list[int]:
     path = Path(data_dir) / layout.SAMPLE_SUBMISSION_CSV
     _, rows = _read_csv_rows(path, layout.SUBMISSION_COLUMNS)
     try:
-        return [int(row[0]) for row in rows]
+        ids = [int(row[0]) for row in rows]
     except ValueError as err:
         raise DataFormatError(f"{path}: expected integer planet_id values ({err})") from err
+    check_unique_ids(path, ids)
+    return ids
 
 
 def read_numeric_planet_table(

@@ -24,7 +24,9 @@ class TrainConfig:
     # 0 trains on everything for ``max_epochs`` without early stopping.
     holdout_fraction: float = 0.2
     device: str = "auto"  # auto: CUDA when available, else CPU; or force cpu / cuda
-    threads: int | None = None  # torch/BLAS threads; None: SPECTRAMIND_THREADS or 1
+    # Host threads of a CUDA run (None: SPECTRAMIND_THREADS or 1). On CPU training and
+    # inference always use one thread: a sum split over N threads rounds differently per N.
+    threads: int | None = None
 
     # --- spectral prior: corrections live in a low-dimensional basis over wavelength ---------
     smooth_degree: int = 4  # Legendre polynomials 0..smooth_degree over the 282 AIRS channels

@@ -59,10 +59,19 @@ def member_parts(member: dict, table: PlanetTable) -> tuple[np.ndarray, np.ndarr
     def as_tensor(values: np.ndarray) -> torch.Tensor:
         return torch.as_tensor(values, dtype=torch.float32)
 
-    mu, independent, common = model.noise_parts(
-        as_tensor(table.inputs), as_tensor(table.depth), as_tensor(table.depth_err)
-    )
-    mu, independent, common = (t.double().numpy() for t in (mu, independent, common))
+    # One planet per forward pass (as spectramind.model.predict): a planet's prediction must
+    # not depend on which planets are predicted with it.
+    rows = [
+        model.noise_parts(
+            as_tensor(table.inputs[i : i + 1]),  # (1, F + 8)
+            as_tensor(table.depth[i : i + 1]),  # (1, W) [ppm]
+            as_tensor(table.depth_err[i : i + 1]),  # (1, W) [ppm]
+        )
+        for i in range(len(table.planet_id))
+    ]
+    mu, independent, common = (
+        torch.cat([row[k] for row in rows]).double().numpy() for k in range(3)
+    )  # (n, W) each
     # A planet unlike the training set (a fallback fit, say) can drive the per-planet sigma
     # factor towards zero; no correction makes a depth ten times surer than its measurement.
     independent = np.maximum(independent, (MIN_ERROR_FRACTION * table.depth_err) ** 2)

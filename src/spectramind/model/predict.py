@@ -17,17 +17,25 @@ from spectramind.model.data import DEPTH_UNIT, PlanetTable
 from spectramind.model.net import SpectralCorrector
 from spectramind.model.train import CHECKPOINT_FORMAT, select_device
 from spectramind.repro.hashing import sha256_file
+from spectramind.repro.lineage import verify_consumed
 
 log = logging.getLogger(__name__)
 
 PLANET_SETS = ("all", "holdout")
 
 
-def load_checkpoint(path: Path | str) -> dict:
-    """Read a training checkpoint with ``weights_only=True`` (tensors and primitives only)."""
+def load_checkpoint(path: Path | str, verify: bool = True) -> dict:
+    """Read a training checkpoint with ``weights_only=True`` (tensors and primitives only).
+
+    ``verify``: first check the file against the record of the train job that wrote it, if one
+    is recorded (:func:`spectramind.repro.lineage.verify_consumed`); a changed byte raises
+    :class:`~spectramind.repro.lineage.TamperedInputError` naming both hashes.
+    """
     path = Path(path)
     if not path.is_file():
         raise DataFormatError(f"{path}: checkpoint not found")
+    if verify:
+        verify_consumed(path)
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except (RuntimeError, pickle.UnpicklingError, EOFError, OSError) as err:
@@ -97,7 +105,19 @@ def predict(
     def as_tensor(values: np.ndarray) -> torch.Tensor:
         return torch.as_tensor(values, dtype=torch.float32, device=torch_device)
 
-    mu, sigma = model(as_tensor(table.inputs), as_tensor(table.depth), as_tensor(table.depth_err))
+    # One planet per forward pass, each in its own (aligned) tensors: a matmul kernel may block,
+    # and so round, a row differently depending on the other rows of the batch, and a planet's
+    # prediction must not depend on which planets are predicted with it.
+    rows = [
+        model(
+            as_tensor(table.inputs[i : i + 1]),  # (1, F + 8)
+            as_tensor(table.depth[i : i + 1]),  # (1, W) [ppm]
+            as_tensor(table.depth_err[i : i + 1]),  # (1, W) [ppm]
+        )
+        for i in range(len(table.planet_id))
+    ]
+    mu = torch.cat([m for m, _ in rows])  # (n, W) [ppm]
+    sigma = torch.cat([s for _, s in rows])  # (n, W) [ppm]
     return _finish(mu.double().cpu().numpy(), sigma.double().cpu().numpy())
 
 

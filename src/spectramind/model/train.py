@@ -30,6 +30,7 @@ from spectramind.model.data import (
     spectral_basis,
 )
 from spectramind.model.net import SpectralCorrector, gaussian_nll
+from spectramind.repro.cpu import PINNED_KERNELS
 from spectramind.repro.determinism import set_deterministic
 from spectramind.repro.manifest import record_device
 
@@ -106,6 +107,19 @@ def holdout_diagnostics(
     }
 
 
+def checkpoint_settings(determinism: dict) -> dict:
+    """The determinism settings a checkpoint records: those that fix its bytes.
+
+    The kernels are reduced to the pinned ones (the same on every CPU when the pin holds); what
+    numpy could dispatch to on this machine stays in the run manifest only.
+    """
+    kernels = determinism.get("kernels", {})
+    return {
+        **{k: v for k, v in determinism.items() if k != "kernels"},
+        "kernels": {k: kernels.get(k) for k in ("pin", *PINNED_KERNELS, "mkldnn_enabled")},
+    }
+
+
 def sigma_moments(depth_err: np.ndarray, residuals: np.ndarray, cfg: TrainConfig) -> dict:
     """Method-of-moments start of the sigma head from the train fold (arrays (n, W) [ppm]).
 
@@ -128,8 +142,10 @@ def sigma_moments(depth_err: np.ndarray, residuals: np.ndarray, cfg: TrainConfig
 
 def train(cfg: TrainConfig, data: PlanetTable) -> dict:
     """Fit the correction on ``data`` (labels required) and return the checkpoint dict."""
-    determinism = set_deterministic(cfg.seed, cfg.threads)
     device = select_device(cfg.device)
+    # One intra-op thread on CPU whatever cfg.threads says: torch splits large sums across
+    # threads, so every thread count would give other bytes (docs/reproducibility.md).
+    determinism = set_deterministic(cfg.seed, 1 if device.type == "cpu" else cfg.threads)
     if data.labels is None:
         raise DataFormatError("training needs labels (train.csv) for the planets")
     train_ids, holdout_ids = holdout_split(data.planet_id, cfg.holdout_fraction, cfg.seed)
@@ -278,7 +294,7 @@ def train(cfg: TrainConfig, data: PlanetTable) -> dict:
         "format": CHECKPOINT_FORMAT,
         "config": cfg.to_dict(),
         "device": str(device),
-        "determinism": determinism,
+        "determinism": checkpoint_settings(determinism),
         "torch_version": str(torch.__version__),
         "model_args": {
             "n_inputs": int(data.inputs.shape[1]),

@@ -1,9 +1,11 @@
 """One run id per ``snakemake`` invocation, shared by all of its jobs.
 
-A run id is the UTC start time ``YYYYMMDD_HHMMSS``. The Snakefile calls :func:`start_run` at parse
-time. In the main snakemake process it makes a new id (unless ``SPECTRAMIND_RUN_ID`` is already
-set, which pins it) and exports it, with the snapshot path, in ``os.environ``. Every job inherits
-it from there:
+A run id is the UTC start time ``YYYYMMDD_HHMMSS``. The Snakefile calls :func:`plan_run` at parse
+time: in the main snakemake process it picks a new id (unless ``SPECTRAMIND_RUN_ID`` is already
+set, which pins it) and exports it, with the snapshot path, in ``os.environ``, writing nothing.
+Its ``onstart`` handler calls :func:`begin_run`, which claims the run folder, freezes the config
+snapshot and repairs the records of earlier, killed runs; so a dry run, ``--lint``, ``--report``
+or a failed parse leaves no trace. Every job inherits the variables from the main process:
 
 * local jobs: shell commands are children of the main process;
 * SLURM jobs: the executor plugin calls ``sbatch --export=ALL`` from the main process, so the job
@@ -13,7 +15,7 @@ it from there:
   which snakemake passes to remote jobs explicitly.
 
 A job process (``main_process=False``) never makes an id: without the variable it fails, because a
-fresh id there would silently split the run.
+fresh id there would silently split the run. :func:`start_run` does both steps at once (scripts).
 """
 
 from __future__ import annotations
@@ -86,15 +88,20 @@ def resolve_run_id(
 
 @dataclass(frozen=True)
 class RunContext:
-    """What a Snakefile needs about the current run."""
+    """What a Snakefile needs about the current run.
+
+    ``config_sha256`` is None until the snapshot is written (:func:`begin_run`); ``pinned`` is
+    True when the id came from the environment rather than from the clock.
+    """
 
     run_id: str
     snapshot_path: str
-    config_sha256: str
+    config_sha256: str | None
     root: str
+    pinned: bool = False
 
 
-def start_run(
+def plan_run(
     config: dict[str, Any],
     root: Path | str | None = None,
     main_process: bool = True,
@@ -102,16 +109,18 @@ def start_run(
     environ: MutableMapping[str, str] | None = None,
     manifest: bool | None = None,
 ) -> RunContext:
-    """Resolve the run id, freeze ``config`` once, export the job variables; call at parse time.
+    """Resolve the run id and export the job variables, writing nothing; call at parse time.
 
-    In a job process the snapshot written by the main process is reused as it is (not rewritten),
-    so a job cannot disagree with the frozen config.
+    In a job process the snapshot written by the main process must exist (it is re-hashed, not
+    rewritten), so a job cannot disagree with the frozen config.
     """
     env = os.environ if environ is None else environ
     root = str(root or env.get(ENV_RUNS_ROOT) or DEFAULT_RUNS_ROOT)
+    pinned = bool(env.get(ENV_RUN_ID))
     run_id = resolve_run_id(root, main_process=main_process, environ=env)
+    sha256 = None
     if main_process:
-        path, sha256 = freeze_config(config, run_id, root)
+        path = snapshot_path(run_id, root)
     else:
         path = Path(env.get(ENV_SNAPSHOT) or snapshot_path(run_id, root))
         if not path.is_file():
@@ -125,5 +134,70 @@ def start_run(
     if manifest is not None:  # the workflow's ``manifest`` key; False only to measure its cost
         env[ENV_MANIFEST] = "1" if manifest else "0"
     env.setdefault(ENV_MANIFEST, "1")
+    return RunContext(run_id, str(path), sha256, root, pinned)
+
+
+def claim_run_folder(root: Path | str, run_id: str, pinned: bool) -> str:
+    """Create ``<root>/<run_id>/``; a clock id already taken moves on by whole seconds.
+
+    A pinned id (``SPECTRAMIND_RUN_ID`` set on purpose, e.g. one id for a whole ``dvc repro``)
+    may reuse its folder.
+    """
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    if pinned:
+        (root / run_id).mkdir(exist_ok=True)
+        return run_id
+    moment = datetime.strptime(run_id, RUN_ID_FORMAT)
+    while True:
+        try:
+            (root / run_id).mkdir()
+            return run_id
+        except FileExistsError:
+            moment += timedelta(seconds=1)
+            run_id = moment.strftime(RUN_ID_FORMAT)
+
+
+def begin_run(
+    context: RunContext,
+    config: dict[str, Any],
+    environ: MutableMapping[str, str] | None = None,
+) -> RunContext:
+    """Claim the run folder, freeze the snapshot and tidy the records; call in ``onstart``.
+
+    Repairs what killed runs left (a torn last line in any ``events.jsonl``) and builds the
+    lineage index if it is missing, before the first job starts. Re-exports the variables when
+    the id had to move on (another invocation took it since :func:`plan_run`).
+    """
+    from spectramind.repro import lineage
+    from spectramind.repro import manifest as manifest_module
+
+    env = os.environ if environ is None else environ
+    run_id = claim_run_folder(context.root, context.run_id, context.pinned)
+    path, sha256 = freeze_config(config, run_id, context.root)
+    env[ENV_RUN_ID] = run_id
+    env[ENV_SNAPSHOT] = str(path)
+    for repaired in manifest_module.recover(context.root):
+        log.warning("repaired %s: cut the torn record of a killed job", repaired)
+    lineage.ensure_index(context.root)
     log.info("run %s, config snapshot %s (sha256 %s)", run_id, path, sha256[:12])
-    return RunContext(run_id, str(path), sha256, root)
+    return RunContext(run_id, str(path), sha256, context.root, context.pinned)
+
+
+def start_run(
+    config: dict[str, Any],
+    root: Path | str | None = None,
+    main_process: bool = True,
+    seed: int | None = None,
+    environ: MutableMapping[str, str] | None = None,
+    manifest: bool | None = None,
+) -> RunContext:
+    """:func:`plan_run` and, in the main process, :func:`begin_run` at once (scripts, tests).
+
+    A Snakefile should call :func:`plan_run` at parse time and :func:`begin_run` in ``onstart``
+    instead, so that dry runs leave nothing behind.
+    """
+    context = plan_run(config, root, main_process, seed, environ, manifest)
+    if not main_process:
+        return context
+    return begin_run(context, config, environ)

@@ -12,8 +12,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from spectramind.errors import ConfigError
 from spectramind.repro.hashing import sha256_file
 
@@ -22,6 +20,8 @@ SNAPSHOT_NAME = "config.snapshot.yaml"
 
 def canonical_yaml(config: dict[str, Any]) -> str:
     """``config`` as canonical YAML text; values are first reduced to JSON types."""
+    import yaml  # not at import: every job's wrapper imports this module (issue 15)
+
     plain = json.loads(json.dumps(config, default=str, sort_keys=True))
     return yaml.safe_dump(
         plain, sort_keys=True, default_flow_style=False, allow_unicode=True, width=1000

@@ -1,10 +1,23 @@
-"""The rule-level wrapper: run one stage command and append its manifest record.
+"""The rule-level wrapper: run one stage command and append its manifest records.
 
-:func:`run_stage` runs the command as a child process (stderr streamed through, its last lines
-kept for the error), then hashes inputs and outputs and appends exactly one record to
-``<root>/<stage>/<run_id>/events.jsonl``: ``ok``, or ``failed`` with the exit code and the last
-stderr lines, in which case the declared outputs are removed. The child's exit code is returned.
-With ``SPECTRAMIND_MANIFEST=0`` the command runs with no hashing and no record.
+:func:`run_stage` is three plain steps, usable without the subprocess (issue 15 runs stages
+in-process):
+
+1. :func:`begin`: hash the inputs (or reuse a recorded hash, :mod:`spectramind.repro.hashcache`)
+   and append a ``started`` line to
+   ``<root>/<stage>/<run_id>/events.jsonl``, so a job killed from here on shows as
+   ``interrupted``; then :func:`refused_inputs` checks every input against the record of the job
+   that produced it (:mod:`spectramind.repro.lineage`).
+2. run the command: a ``spectramind`` stage in this process where that is as safe as a child
+   (:mod:`spectramind.repro.inprocess`), anything else as a child process; stderr streamed to
+   the log, its last lines kept;
+3. :func:`finish`: hash the outputs and append the final line, ``ok``, or ``failed`` with the exit
+   code and the last stderr lines (the declared outputs are then removed), and index the
+   artifacts of an ``ok`` record for later consumers.
+
+A refused input fails the job before its command runs (exit 2), naming the file and both
+hashes. The child's exit code is returned. With ``SPECTRAMIND_MANIFEST=0`` the command runs with
+no hashing, no check and no record.
 """
 
 from __future__ import annotations
@@ -20,15 +33,16 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
 from spectramind.errors import ConfigError, SpectraMindError
-from spectramind.repro import manifest
-from spectramind.repro.hashing import file_entries, sha256_file
+from spectramind.repro import hashcache, inprocess, lineage, manifest
+from spectramind.repro.hashing import sha256_file
 from spectramind.repro.runid import (
     DEFAULT_RUNS_ROOT,
     ENV_RUN_ID,
@@ -41,6 +55,14 @@ from spectramind.repro.runid import (
 log = logging.getLogger(__name__)
 
 STDERR_TAIL_LINES = 20
+#: Lines of a failed job's stderr repeated on the wrapper's own stderr (Snakemake's console).
+FAILURE_TAIL_LINES = 10
+#: Exit code of a job refused before its command ran (an input differs from its record).
+REFUSED_EXIT_CODE = 2
+#: How the stage command ran (the record's ``runner``): in the wrapper's own process, or as its
+#: child (:mod:`spectramind.repro.inprocess` says when and why).
+RUNNER_IN_PROCESS = "in-process"
+RUNNER_SUBPROCESS = "subprocess"
 _THREAD_VARIABLES = ("SPECTRAMIND_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
                      "OPENBLAS_NUM_THREADS")  # fmt: skip
 
@@ -121,6 +143,29 @@ def remove_outputs(outputs: list[str]) -> list[str]:
     return removed
 
 
+def remove_stale_temporaries(outputs: list[str]) -> list[str]:
+    """Delete ``.<name>.*`` files beside each declared output; return what was removed.
+
+    :func:`spectramind.io.atomic_path` writes there and renames; a writer killed before the
+    rename leaves its temporary file behind.
+    """
+    removed = []
+    for given in outputs:
+        path = Path(given)
+        if not path.parent.is_dir():
+            continue
+        for stale in path.parent.glob(f".{glob_escape(path.name)}.*"):
+            if stale.is_file() and not stale.is_symlink():
+                stale.unlink(missing_ok=True)
+                removed.append(str(stale))
+    return removed
+
+
+def glob_escape(name: str) -> str:
+    """``name`` with glob metacharacters escaped."""
+    return "".join(f"[{c}]" if c in "*?[]" else c for c in name)
+
+
 def child_environment(run: StageRun, record_file: str | None) -> dict[str, str]:
     """The stage's environment: thread pins, seed, run id and the contribution file."""
     env = dict(os.environ)
@@ -139,7 +184,10 @@ def child_environment(run: StageRun, record_file: str | None) -> dict[str, str]:
 
 
 def execute(
-    command: list[str], env: dict[str, str], stderr_sink: IO[bytes]
+    command: list[str],
+    env: dict[str, str],
+    stderr_sink: IO[bytes],
+    pass_fds: tuple[int, ...] = (),
 ) -> tuple[int, list[str]]:
     """Run ``command``; copy its stderr to ``stderr_sink``; return (exit code, last lines).
 
@@ -148,7 +196,7 @@ def execute(
     """
     tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL_LINES)
     try:
-        child = subprocess.Popen(command, env=env, stderr=subprocess.PIPE)
+        child = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, pass_fds=pass_fds)
     except OSError as err:
         message = f"cannot start {command[0]!r}: {err.strerror or err}"
         stderr_sink.write((message + "\n").encode())
@@ -176,10 +224,30 @@ def execute(
     return code, list(tail)
 
 
-def run_stage(run: StageRun) -> int:
-    """Run the stage command and write its manifest record; return the command's exit code."""
-    if not manifest.manifest_enabled():
-        return _run_without_manifest(run)
+@dataclass
+class Attempt:
+    """One job attempt between its ``started`` line and its final record."""
+
+    run: StageRun
+    attempt: str
+    events: Path
+    started_at: str
+    base_record: dict[str, Any]
+    inputs: list[dict[str, Any]]
+    overhead_s: dict[str, float] = field(default_factory=dict)
+
+
+def begin(
+    run: StageRun, inputs: list[dict[str, Any]] | None = None, runner: str = RUNNER_SUBPROCESS
+) -> Attempt:
+    """Hash the inputs and append the attempt's ``started`` line; raise ManifestError if it
+    cannot be written (the command must not run unrecorded).
+
+    ``inputs``: the ``{path, size, sha256}`` entries when the caller has them already; default:
+    hash ``run.inputs`` now, reusing a recorded hash where the file's fingerprint proves it
+    unchanged (:mod:`spectramind.repro.hashcache`). ``runner``: how the command will run
+    (``in-process`` or ``subprocess``), recorded.
+    """
     run = run.resolved()
     assert run.run_id is not None and run.root is not None
     snapshot_sha = None
@@ -190,39 +258,19 @@ def run_stage(run: StageRun) -> int:
     else:
         log.warning("no config snapshot given: config_sha256 will be null")
     workdir = os.getcwd()
-    inputs = [entry.to_dict() for entry in file_entries(run.inputs)]
-
-    fd, record_file = tempfile.mkstemp(prefix="spectramind-record.", suffix=".json")
-    os.close(fd)
-    started_at, started = utc_now(), time.monotonic()
-    try:
-        with _stderr_sink(run.log_path) as sink:
-            code, tail = execute(run.command, child_environment(run, record_file), sink)
-        duration = time.monotonic() - started
-        contributed = _read_contribution(record_file)
-    finally:
-        os.unlink(record_file)
-
-    error = None
-    if code == 0:
-        missing = [path for path in run.outputs if not Path(path).exists()]
-        if missing:
-            code = 1
-            error = {"exit_code": 0, "message": f"declared outputs missing: {missing}"}
-    else:
-        reason = f"exit code {code}" if code > 0 else f"killed by signal {-code}"
-        error = {"exit_code": code, "message": f"command failed ({reason})"}
-    if error is not None:
-        error["stderr_tail"] = tail
-        error["removed_outputs"] = remove_outputs(run.outputs)
-        artifacts: list[dict[str, Any]] = []
-    else:
-        artifacts = [entry.to_dict() for entry in file_entries(run.outputs)]
-
-    record: dict[str, Any] = {
+    startup_s = process_age_s()  # before the wrapper's own work: not manifest overhead
+    t0 = time.perf_counter()
+    environment = manifest.environment_fields(workdir)
+    environment_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    if inputs is None:
+        inputs = hashcache.file_entries(run.inputs, run.root)
+    hash_inputs_s = time.perf_counter() - t0
+    base = {
         "schema_version": manifest.SCHEMA_VERSION,
         "run_id": run.run_id,
-        "time_utc": started_at,
+        "attempt": uuid.uuid4().hex,
+        "time_utc": utc_now(),
         "stage": run.stage,
         "rule": run.rule,
         "wildcards": run.wildcards,
@@ -231,29 +279,213 @@ def run_stage(run: StageRun) -> int:
         "config_snapshot_path": run.snapshot,
         "config_sha256": snapshot_sha,
         "inputs": inputs,
-        "artifacts": artifacts,
-        "duration_s": round(duration, 6),
-        "status": "ok" if error is None else "failed",
-        "error": error,
         "threads": _default_threads(run),
+        "runner": runner,
         "device": None,
-        **manifest.environment_fields(workdir),
+        **environment,
+    }
+    attempt = Attempt(
+        run=run,
+        attempt=base["attempt"],
+        events=manifest.events_path(run.root, run.stage, run.run_id),
+        started_at=base["time_utc"],
+        base_record=base,
+        inputs=inputs,
+        overhead_s={
+            "startup": startup_s,
+            "environment": environment_s,
+            "hash_inputs": hash_inputs_s,
+        },
+    )
+    started = {
+        **base,
+        "status": manifest.STATUS_STARTED,
+        "artifacts": [],
+        "duration_s": None,
+        "error": None,
+        "pid": os.getpid(),
+        "pid_start": manifest.process_start_ticks(os.getpid()),
+    }
+    t0 = time.perf_counter()
+    offset = _append(attempt.events, started)
+    attempt.overhead_s["append"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    hashcache.index_entries(run.root, attempt.events, offset, inputs)
+    attempt.overhead_s["index_hashes"] = time.perf_counter() - t0
+    return attempt
+
+
+def process_age_s() -> float:
+    """Seconds since this process started (interpreter start, imports, argument parsing and a
+    CPU-pin restart, if any), from ``/proc`` at clock-tick resolution; 0.0 where unknown."""
+    try:
+        with open("/proc/uptime", "rb") as handle:
+            uptime = float(handle.read().split()[0])
+    except (OSError, ValueError):
+        return 0.0
+    ticks = manifest.process_start_ticks(os.getpid())
+    if ticks is None:
+        return 0.0
+    return max(0.0, uptime - ticks / os.sysconf("SC_CLK_TCK"))
+
+
+def refused_inputs(attempt: Attempt) -> list[lineage.Mismatch]:
+    """Inputs whose hash differs from the record of the job that produced them."""
+    t0 = time.perf_counter()
+    assert attempt.run.root is not None
+    mismatches = lineage.check_inputs(attempt.run.root, attempt.inputs)
+    attempt.overhead_s["check_inputs"] = time.perf_counter() - t0
+    return mismatches
+
+
+def finish(
+    attempt: Attempt,
+    code: int,
+    tail: list[str],
+    duration_s: float,
+    contributed: dict[str, Any] | None = None,
+    error: dict[str, Any] | None = None,
+) -> tuple[int, dict[str, Any]]:
+    """Hash the outputs and append the final record; return (exit code, record).
+
+    ``error`` given: the job failed before its command ran (``code`` is its exit code).
+    """
+    run = attempt.run
+    contributed = contributed or {}
+    if error is None and code == 0:
+        missing = [path for path in run.outputs if not Path(path).exists()]
+        if missing:
+            code = 1
+            error = {"exit_code": 0, "message": f"declared outputs missing: {missing}"}
+    elif error is None:
+        reason = f"exit code {code}" if code > 0 else f"killed by signal {-code}"
+        error = {"exit_code": code, "message": f"command failed ({reason})"}
+    t0 = time.perf_counter()
+    if error is not None:
+        error.setdefault("stderr_tail", tail)
+        error["removed_outputs"] = remove_outputs(run.outputs)
+        artifacts: list[dict[str, Any]] = []
+    else:
+        # Never reused (just written); fingerprinted where settled, so consumers can reuse them.
+        artifacts = hashcache.file_entries(run.outputs, None)
+    attempt.overhead_s["hash_outputs"] = time.perf_counter() - t0
+    record: dict[str, Any] = {
+        **attempt.base_record,
+        "artifacts": artifacts,
+        "duration_s": round(duration_s, 6),
+        "status": manifest.STATUS_OK if error is None else manifest.STATUS_FAILED,
+        "error": error,
     }
     for key in ("threads", "device", "cuda_version", "torch_version"):
         if contributed.get(key) is not None:
             record[key] = contributed[key]
     if "extra" in contributed:
         record["extra"] = contributed["extra"]
-    path = manifest.events_path(run.root, run.stage, run.run_id)
+    t0 = time.perf_counter()
+    record["overhead_s"] = {k: round(v, 6) for k, v in attempt.overhead_s.items()}
     try:
-        manifest.append_record(path, record)
-    except Exception as err:  # a job without its record must not pass as reproducible
-        raise ManifestError(f"cannot append the run record to {path}: {err}") from err
+        offset = _append(attempt.events, record)
+    except ManifestError:
+        if error is None:  # an output without its record must not pass as reproducible
+            remove_outputs(run.outputs)
+        raise
+    assert run.root is not None
+    lineage.index_record(run.root, attempt.events, offset, record)
+    hashcache.index_entries(run.root, attempt.events, offset, artifacts)
+    log.debug("recorded in %.3f s", time.perf_counter() - t0)
     level = logging.INFO if error is None else logging.WARNING
     log.log(
-        level, "%s %s: %s in %.2f s -> %s", run.stage, run.rule, record["status"], duration, path
+        level,
+        "%s %s: %s in %.2f s -> %s",
+        run.stage,
+        run.rule,
+        record["status"],
+        duration_s,
+        attempt.events,
     )
+    return code, record
+
+
+def choose_runner(
+    run: StageRun, entry: Callable[[list[str]], int] | None
+) -> tuple[str, list[str] | None]:
+    """(runner, CLI arguments): in-process when ``entry`` (the CLI's) is given, the command is
+    this installation's ``spectramind``, ``SPECTRAMIND_IN_PROCESS`` allows it and this process
+    started with the CPU pin in effect; else a child process."""
+    if entry is None or not inprocess.in_process_enabled():
+        return RUNNER_SUBPROCESS, None
+    arguments = inprocess.own_cli_arguments(run.command)
+    if arguments is None or not inprocess.started_pinned():
+        return RUNNER_SUBPROCESS, None
+    return RUNNER_IN_PROCESS, arguments
+
+
+def run_stage(run: StageRun, entry: Callable[[list[str]], int] | None = None) -> int:
+    """Run the stage command and write its manifest records; return the command's exit code.
+
+    ``entry``: the CLI's in-process entry point (:func:`spectramind.commands.invoke`); with it,
+    a ``spectramind ...`` command runs in this process (:func:`choose_runner`).
+    """
+    if not manifest.manifest_enabled():
+        return _run_without_manifest(run)
+    runner, arguments = choose_runner(run, entry)
+    attempt = begin(run, runner=runner)
+    run = attempt.run
+    remove_stale_temporaries(run.outputs)
+    mismatches = refused_inputs(attempt)
+    if mismatches:
+        message = str(lineage.TamperedInputError(mismatches))
+        error = {
+            "exit_code": REFUSED_EXIT_CODE,
+            "message": message,
+            "input_mismatches": [m.to_dict() for m in mismatches],
+            "stderr_tail": [],
+        }
+        code, _ = finish(attempt, REFUSED_EXIT_CODE, [], 0.0, error=error)
+        sys.stderr.write(f"error: {run.stage} {_where(run)}: {message}\n")
+        return code
+    started = time.monotonic()
+    with tempfile.TemporaryFile(prefix="spectramind-record.") as channel:
+        # An unlinked file, reached by the stage as /dev/fd/N: nothing to leak if we are killed.
+        record_file = f"/dev/fd/{channel.fileno()}"
+        env = child_environment(run, record_file)
+        if arguments is not None and entry is not None:
+            code, tail = inprocess.execute_in_process(
+                entry, arguments, env, run.log_path, STDERR_TAIL_LINES
+            )
+        else:
+            with _stderr_sink(run.log_path) as sink:
+                code, tail = execute(run.command, env, sink, pass_fds=(channel.fileno(),))
+        duration = time.monotonic() - started
+        contributed = _read_contribution(channel)
+    code, record = finish(attempt, code, tail, duration, contributed)
+    if code != 0 and run.log_path:
+        _echo_failure(run, record, tail)
     return code
+
+
+def _where(run: StageRun) -> str:
+    wildcards = " ".join(f"{k}={v}" for k, v in sorted(run.wildcards.items()))
+    return f"{run.rule}{' ' + wildcards if wildcards else ''}"
+
+
+def _echo_failure(run: StageRun, record: dict[str, Any], tail: list[str]) -> None:
+    """Repeat the end of a failed job's log on our stderr, which Snakemake shows on its console
+    beside the job's error (the log itself holds the whole stderr)."""
+    lines = [line for line in tail if line.strip()][-FAILURE_TAIL_LINES:]
+    message = (record.get("error") or {}).get("message", "failed")
+    sys.stderr.write(
+        f"error: {run.stage} {_where(run)}: {message}; last lines of {run.log_path}:\n"
+    )
+    sys.stderr.write("".join(f"    {line}\n" for line in lines) or "    (empty)\n")
+    sys.stderr.flush()
+
+
+def _append(path: Path, record: dict[str, Any]) -> int:
+    try:
+        return manifest.append_record(path, record)
+    except Exception as err:  # a job without its record must not pass as reproducible
+        raise ManifestError(f"cannot append the run record to {path}: {err}") from err
 
 
 def _run_without_manifest(run: StageRun) -> int:
@@ -286,13 +518,15 @@ def _stderr_sink(log_path: str | None, passthrough: bool = False) -> Iterator[IO
         yield None if passthrough else sys.stderr.buffer
 
 
-def _read_contribution(path: str) -> dict[str, Any]:
+def _read_contribution(channel: IO[bytes]) -> dict[str, Any]:
     try:
-        text = Path(path).read_text()
-        return json.loads(text) if text.strip() else {}
+        channel.seek(0)
+        text = channel.read()
+        contributed = json.loads(text) if text.strip() else {}
     except (OSError, ValueError) as err:
-        log.warning("ignoring unreadable stage contribution %s: %s", path, err)
+        log.warning("ignoring unreadable stage contribution: %s", err)
         return {}
+    return contributed if isinstance(contributed, dict) else {}
 
 
 def _default_threads(run: StageRun) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from spectramind.data.layout import AIRS, FGS, InstrumentLayout
 from spectramind.errors import ConfigError
 from spectramind.io import atomic_path
 from spectramind.simulate import constants as c
-from spectramind.simulate import detector, planet
+from spectramind.simulate import detector, planet, variants
 from spectramind.simulate.planet import PlanetTruth
 
 log = logging.getLogger(__name__)
@@ -53,6 +53,15 @@ class SimulationConfig:
     frames_scale: float = 0.05  # fraction of the real 11250 / 135000 frames (1.0 = full size)
     second_visit_fraction: float = 0.1  # probability that a planet has a second visit
     workers: int = 1  # processes over planets (does not change the output)
+    # Simulator variants (:mod:`.variants`), each changing one aspect; () = the default simulator
+    variants: tuple[str, ...] = ()
+
+    @property
+    def airs_wavelength_um(self) -> np.ndarray | None:
+        """(356,) the perturbed AIRS grid of a ``wavelengths`` dataset, else None (closed form)."""
+        if variants.WAVELENGTHS in self.variants:
+            return variants.perturbed_airs_wavelengths(self.seed)
+        return None
 
     @property
     def n_airs_cds(self) -> int:
@@ -78,6 +87,11 @@ class SimulationConfig:
             )
         if self.workers < 1:
             raise ConfigError(f"expected --workers >= 1, found {self.workers}")
+        if tuple(self.variants) != variants.parse_variants(self.variants):
+            raise ConfigError(
+                f"expected variants among {', '.join(variants.VARIANTS)} in that order, found "
+                f"{', '.join(self.variants)}"
+            )
 
 
 def truth_csv_path(data_dir: Path | str) -> Path:
@@ -157,13 +171,24 @@ class PlanetTask:
     second_visit_fraction: float
     data_dir: Path  # the (temporary) dataset folder
     truth_dir: Path  # the (temporary) truth folder
+    variants: tuple[str, ...] = ()
+
+    def draw(self) -> PlanetTruth:
+        """The planet's truth (no files written)."""
+        return planet.draw_planet(
+            self.seed,
+            self.split,
+            self.index,
+            self.n_airs_cds,
+            self.second_visit_fraction,
+            self.variants,
+        )
 
 
 def simulate_planet(task: PlanetTask) -> PlanetTruth:
     """Draw one planet and write all its files; returns its truth."""
-    truth = planet.draw_planet(
-        task.seed, task.split, task.index, task.n_airs_cds, task.second_visit_fraction
-    )
+    truth = task.draw()
+    cosmics = variants.COSMICS in task.variants
     adc = layout.ADC_DEFAULT
     for v in range(len(truth.visits)):
         curves = planet.visit_light_curves(truth, v)
@@ -173,6 +198,9 @@ def simulate_planet(task: PlanetTask) -> PlanetTruth:
                 task.seed, task.split, task.index, planet.PURPOSE_MAPS + 2 * v + k
             )
             maps = detector.draw_maps(maps_rng, inst, negative_darks=task.split == "test")
+            extra = None
+            if cosmics:
+                maps, extra = _cosmics_variant(task, maps, inst, v, k)
             _write_calibration(task.data_dir, truth, inst, v, maps)
             noise = planet.planet_rng(
                 task.seed, task.split, task.index, planet.PURPOSE_NOISE + 2 * v + k
@@ -189,6 +217,7 @@ def simulate_planet(task: PlanetTask) -> PlanetTruth:
                     adc["offset"],
                     adc["gain"],
                     AIRS_BLOCK_CDS,
+                    extra,
                 )
             else:
                 blocks = detector.fgs_frame_blocks(
@@ -201,11 +230,29 @@ def simulate_planet(task: PlanetTask) -> PlanetTruth:
                     adc["offset"],
                     adc["gain"],
                     FGS_BLOCK_CDS,
+                    extra,
                 )
             path = layout.signal_path(task.data_dir, task.split, truth.planet_id, inst, v)
             write_signal_parquet(path, inst, blocks, GROUP_FRAMES[inst.name])
     planet.save_truth(task.truth_dir / task.split / f"{truth.planet_id}.npz", truth)
     return truth
+
+
+def _cosmics_variant(
+    task: PlanetTask, maps: detector.DetectorMaps, inst: InstrumentLayout, visit: int, k: int
+) -> tuple[detector.DetectorMaps, variants.CosmicModel]:
+    """More (and noisy) hot pixels in the maps, and the extra cosmic-ray model, of a visit."""
+    from dataclasses import replace
+
+    maps_rng = planet.planet_rng(
+        task.seed, task.split, task.index, variants.PURPOSE_COSMIC_MAPS + 2 * visit + k
+    )
+    hits_rng = planet.planet_rng(
+        task.seed, task.split, task.index, variants.PURPOSE_COSMIC_HITS + 2 * visit + k
+    )
+    rate = c.AIRS_COSMIC_RATE if inst is AIRS else c.FGS_COSMIC_RATE
+    model = variants.CosmicModel(hits_rng, (variants.COSMIC_RATE_FACTOR - 1.0) * rate)
+    return replace(maps, dark=variants.add_hot_pixels(maps_rng, maps.dark)), model
 
 
 def _write_calibration(
@@ -230,8 +277,16 @@ def _write_calibration(
 # --- shared tables -----------------------------------------------------------------------------
 
 
-def axis_info_columns(n_airs_cds: int) -> dict[str, np.ndarray]:
-    """The four axis_info columns, NaN-padded to the FGS frame count (closed forms of FORMAT.md)."""
+def axis_info_columns(
+    n_airs_cds: int, airs_wavelength_um: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
+    """The four axis_info columns, NaN-padded to the FGS frame count (closed forms of FORMAT.md).
+
+    ``airs_wavelength_um`` (356,) replaces the closed-form wavelength axis (``wavelengths``
+    variant).
+    """
+    if airs_wavelength_um is None:
+        airs_wavelength_um = layout.airs_column_wavelengths_um()
     n_fgs_cds = n_airs_cds * c.FGS_CDS_PER_AIRS_CDS
     n_rows = 2 * n_fgs_cds
 
@@ -248,7 +303,7 @@ def axis_info_columns(n_airs_cds: int) -> dict[str, np.ndarray]:
     integration = np.tile(np.array(layout.AIRS_INTEGRATION_TIME_S), n_airs_cds)
     return {
         "AIRS-CH0-axis0-h": padded(read_times(AIRS, n_airs_cds)),
-        "AIRS-CH0-axis2-um": padded(layout.airs_column_wavelengths_um()),
+        "AIRS-CH0-axis2-um": padded(np.asarray(airs_wavelength_um, dtype=np.float64)),
         "AIRS-CH0-integration_time": padded(integration),
         "FGS1-axis0-h": read_times(FGS, n_fgs_cds),
     }
@@ -269,21 +324,35 @@ def _fmt(value: object) -> str:
 
 
 def write_tables(
-    data_dir: Path, truths: list[PlanetTruth], n_airs_cds: int, truth_csv: Path
+    data_dir: Path,
+    truths: list[PlanetTruth],
+    n_airs_cds: int,
+    truth_csv: Path,
+    airs_wavelength_um: np.ndarray | None = None,
 ) -> None:
-    """Write every shared table of the dataset, and the test spectra to ``truth_csv``."""
+    """Write every shared table of the dataset, and the test spectra to ``truth_csv``.
+
+    ``airs_wavelength_um`` (356,): the AIRS column grid when it is not the closed form (the
+    ``wavelengths`` variant); it goes to axis_info and wavelengths.csv.
+    """
     by_split = {
         s: sorted((t for t in truths if t.split == s), key=lambda t: t.planet_id)
         for s in layout.SPLITS
     }
-    write_table_parquet(data_dir / layout.AXIS_INFO_PARQUET, axis_info_columns(n_airs_cds))
+    write_table_parquet(
+        data_dir / layout.AXIS_INFO_PARQUET, axis_info_columns(n_airs_cds, airs_wavelength_um)
+    )
     adc = layout.ADC_DEFAULT
     _write_csv(
         data_dir / layout.ADC_INFO_CSV,
         layout.ADC_INFO_COLUMNS,
         [[adc["offset"], adc["gain"], adc["offset"], adc["gain"]]],
     )
-    wl = layout.target_wavelengths_um()
+    wl = (
+        layout.target_wavelengths_um()
+        if airs_wavelength_um is None
+        else variants.target_wavelengths(airs_wavelength_um)
+    )
     # The real file carries 6 decimals (wl_2 = 1.951761).
     _write_csv(data_dir / layout.WAVELENGTHS_CSV, layout.WL_COLUMNS, [[f"{v:.6f}" for v in wl]])
     _write_csv(
@@ -295,7 +364,7 @@ def write_tables(
         _write_csv(
             data_dir / layout.STAR_INFO_CSV[split],
             layout.STAR_INFO_COLUMNS,
-            ([t.planet_id, *t.star.as_row()] for t in by_split[split]),
+            ([t.planet_id, *t.star_info_row] for t in by_split[split]),
         )
     sample = [SAMPLE_MU] * layout.N_WAVELENGTHS + [SAMPLE_SIGMA] * layout.N_WAVELENGTHS
     _write_csv(
@@ -325,6 +394,7 @@ def planet_tasks(config: SimulationConfig, data_dir: Path, truth_dir: Path) -> I
                 config.second_visit_fraction,
                 data_dir,
                 truth_dir,
+                tuple(config.variants),
             )
 
 
@@ -356,17 +426,18 @@ def simulate_dataset(out: Path | str, config: SimulationConfig, overwrite: bool 
     tmp_truth.mkdir()
     tasks = list(planet_tasks(config, tmp_out, tmp_truth))
     log.info(
-        "simulating %d train + %d test planets, %d AIRS / %d FGS frames per visit, %d worker(s)",
+        "simulating %d train + %d test planets, %d AIRS / %d FGS frames per visit, %d worker(s)%s",
         config.n_train,
         config.n_test,
         2 * config.n_airs_cds,
         2 * config.n_airs_cds * c.FGS_CDS_PER_AIRS_CDS,
         config.workers,
+        f", variants: {', '.join(config.variants)}" if config.variants else "",
     )
     started = time.perf_counter()
     try:
         truths = list(_run(tasks, config.workers, started))
-        write_tables(tmp_out, truths, config.n_airs_cds, tmp_csv)
+        write_tables(tmp_out, truths, config.n_airs_cds, tmp_csv, config.airs_wavelength_um)
         for target in targets:
             if target.is_dir():
                 shutil.rmtree(target)

@@ -28,6 +28,7 @@ from scipy.special import erf
 from spectramind.data import layout
 from spectramind.data.layout import AIRS, InstrumentLayout
 from spectramind.simulate import constants as c
+from spectramind.simulate import variants
 
 # Catalan numbers C_(k-1): coefficient of alpha^(k-1) m^k in the inverse series, k = 0..5.
 _INVERSE_SERIES = np.array([0.0, 1.0, 1.0, 2.0, 5.0, 14.0])
@@ -155,6 +156,7 @@ def raw_frames(
     offset: float,
     gain: float,
     cosmic_rate: float,
+    extra: variants.CosmicModel | None = None,
 ) -> np.ndarray:
     """Raw interleaved start/end reads for a block of CDS frames.
 
@@ -162,6 +164,8 @@ def raw_frames(
         cds_electrons: (n, rows, cols) photo-electrons per pixel per CDS before the flat field.
         background_e_s: sky background per pixel [e-/s], also seen through the flat.
         cosmic_rate: expected cosmic-ray hits per CDS frame over the detector.
+        extra: the ``cosmics`` variant: extra hits and dark shot noise, from its own stream
+            (the default draws above are unchanged).
 
     Returns:
         (2 n, rows * cols) uint16, rows alternating start read, end read.
@@ -183,6 +187,13 @@ def raw_frames(
         frames = rng.integers(0, n, n_hits)
         pixels = rng.integers(0, instrument.pixels_per_frame, n_hits)
         end.reshape(n, -1)[frames, pixels] += c.SATURATED_E
+    if extra is not None:
+        variants.add_cosmic_hits(extra, end)
+        if extra.dark_shot_noise:
+            # Dark charge between the reads is Poisson too (it matters for hot pixels only).
+            mean = np.clip(maps.dark * t_int, 0.0, None)
+            shot = extra.rng.poisson(np.broadcast_to(mean, end.shape)) - mean
+            end += shot
     out = np.empty((2 * n, instrument.pixels_per_frame), dtype=np.uint16)
     out[0::2] = adc_encode(apply_nonlinearity(start, maps.alpha), offset, gain).reshape(n, -1)
     out[1::2] = adc_encode(apply_nonlinearity(end, maps.alpha), offset, gain).reshape(n, -1)
@@ -206,6 +217,7 @@ def airs_frame_blocks(
     offset: float,
     gain: float,
     block_cds: int,
+    extra: variants.CosmicModel | None = None,
 ) -> Iterator[np.ndarray]:
     """Yield AIRS raw frames, ``block_cds`` CDS frames (2x rows) at a time.
 
@@ -217,7 +229,7 @@ def airs_frame_blocks(
         profile = airs_row_profile(trace_row, trace_sigma, jitter_px[block, 1])
         electrons = flux[block, None, :] * profile
         yield raw_frames(
-            rng, AIRS, maps, electrons, background_e_s, offset, gain, c.AIRS_COSMIC_RATE
+            rng, AIRS, maps, electrons, background_e_s, offset, gain, c.AIRS_COSMIC_RATE, extra
         )
 
 
@@ -231,9 +243,12 @@ def fgs_frame_blocks(
     offset: float,
     gain: float,
     block_cds: int,
+    extra: variants.CosmicModel | None = None,
 ) -> Iterator[np.ndarray]:
     """Yield FGS raw frames; ``flux`` (n_cds,) e- per CDS, ``jitter_px`` (n_cds, 2)."""
     fgs = layout.FGS
     for block in _blocks(flux.shape[0], block_cds):
         electrons = flux[block, None, None] * fgs_psf(psf_sigma, jitter_px[block], fgs.rows)
-        yield raw_frames(rng, fgs, maps, electrons, background_e_s, offset, gain, c.FGS_COSMIC_RATE)
+        yield raw_frames(
+            rng, fgs, maps, electrons, background_e_s, offset, gain, c.FGS_COSMIC_RATE, extra
+        )

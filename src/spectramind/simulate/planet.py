@@ -13,7 +13,7 @@ spawn_key=(split_no, index, purpose))))`` so a planet depends only on (seed, spl
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +22,7 @@ from spectramind.data import layout
 from spectramind.data.layout import AIRS, FGS
 from spectramind.io import load_arrays, save_arrays
 from spectramind.simulate import constants as c
-from spectramind.simulate import physics
+from spectramind.simulate import physics, variants
 
 SPLIT_NUMBER = {"train": 0, "test": 1}
 # spawn_key purposes: one independent stream per use, so adding a draw to one never shifts another
@@ -92,6 +92,10 @@ class VisitTruth:
     fgs_drift: np.ndarray  # (2, 1) Chebyshev coefficients, time order 1..2
     airs_background: float  # sky background per pixel [e-/s]
     fgs_background: float  # [e-/s]
+    # ``systematics`` variant only (None / 0 otherwise): (3,) ramp at the visit start (AIRS
+    # amplitude, FGS amplitude, e-folding time [h]) and the power of a chromatic jitter loss.
+    ramp: np.ndarray | None = None
+    jitter_chromatic_power: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -107,14 +111,32 @@ class PlanetTruth:
     star: StarInfo
     depth_airs: np.ndarray  # (356,) (Rp/Rs)^2 per AIRS detector column
     depth_fgs: float  # (Rp/Rs)^2 in the FGS1 band (wl_1)
-    ld_airs: np.ndarray  # (356, 2) quadratic limb darkening per AIRS detector column
-    ld_fgs: np.ndarray  # (2,)
+    # Quadratic limb darkening (u1, u2) per AIRS detector column (356, 2) and for FGS1 (2,); the
+    # ``limb-darkening`` variant stores the 4 coefficients of the non-linear law instead.
+    ld_airs: np.ndarray
+    ld_fgs: np.ndarray
     airs_flux: np.ndarray  # (356,) stellar e- per 4.5 s CDS per column, summed over rows
     fgs_flux: float  # stellar e- per 0.1 s CDS, summed over the frame
     airs_trace_row: np.ndarray  # (356,) trace centre row per column [pixel]
     airs_trace_sigma: np.ndarray  # (356,) Gaussian width of the trace across rows [pixel]
     fgs_psf_sigma: float  # Gaussian width of the FGS PSF [pixel]
     visits: tuple[VisitTruth, ...]
+    # Variants (see :mod:`.variants`); the defaults describe the default simulator.
+    variants: tuple[str, ...] = ()
+    airs_wavelength_um: np.ndarray | None = None  # (356,) when the grid is perturbed
+    catalogue: StarInfo | None = None  # star-info values written to the csv, when not exact
+
+    @property
+    def airs_wavelengths(self) -> np.ndarray:
+        """(356,) wavelength of each AIRS detector column [micron] (descending)."""
+        if self.airs_wavelength_um is None:
+            return layout.airs_column_wavelengths_um()
+        return self.airs_wavelength_um
+
+    @property
+    def star_info_row(self) -> tuple[float, ...]:
+        """The values of this planet's star-info row (catalogue values where the variant says)."""
+        return (self.catalogue or self.star).as_row()
 
     @property
     def labels(self) -> np.ndarray:
@@ -137,9 +159,17 @@ def _round(x: float) -> float:
 
 
 def draw_planet(
-    seed: int, split: str, index: int, n_airs_cds: int, second_visit_fraction: float
+    seed: int,
+    split: str,
+    index: int,
+    n_airs_cds: int,
+    second_visit_fraction: float,
+    variant_names: tuple[str, ...] = (),
 ) -> PlanetTruth:
     """Draw one planet's parameters and the systematics of its visits.
+
+    ``variant_names`` (:mod:`.variants`) change one aspect each, from their own random streams:
+    the default draws are made (and consumed) exactly as without them.
 
     Transit timing scales with the observation: with ``s = n_airs_cds / 5625`` the mid-transit
     time is drawn in ``s x (2.5..5) h`` (kept at least ``s x 0.75 h`` from both window edges)
@@ -186,7 +216,10 @@ def draw_planet(
         for name, (_, _, amp) in physics.MOLECULAR_BANDS.items()
     }
     rayleigh = float(rng.uniform(0.0, 3e-4))
-    wl_airs = layout.airs_column_wavelengths_um()
+    perturbed_wl = (
+        variants.perturbed_airs_wavelengths(seed) if variants.WAVELENGTHS in variant_names else None
+    )
+    wl_airs = layout.airs_column_wavelengths_um() if perturbed_wl is None else perturbed_wl
     depth_airs = physics.transit_spectrum(wl_airs, continuum, rayleigh, bands)
     depth_fgs = float(
         physics.transit_spectrum(np.array([layout.FGS_WAVELENGTH_UM]), continuum, rayleigh, bands)[
@@ -199,6 +232,12 @@ def draw_planet(
     ld_fgs = physics.limb_darkening(
         np.array([layout.FGS_WAVELENGTH_UM]), u1_ref, u2_ref, slope1, slope2
     )[0]
+    if variants.LIMB_DARKENING in variant_names:
+        ld_rng = planet_rng(seed, split, index, variants.PURPOSE_LIMB_DARKENING)
+        ld_all = variants.draw_nonlinear_limb_darkening(
+            ld_rng, np.concatenate([[layout.FGS_WAVELENGTH_UM], wl_airs])
+        )
+        ld_fgs, ld_airs = ld_all[0], ld_all[1:]
 
     # Stellar flux per column: photon Planck x throughput x column width, normalised to the
     # real count level over the cropped columns.
@@ -220,6 +259,17 @@ def draw_planet(
         _draw_visit(planet_rng(seed, split, index, PURPOSE_VISIT + v), scale, n_fgs_cds, duration)
         for v in range(n_visits)
     )
+    if variants.SYSTEMATICS in variant_names:
+        visits = tuple(
+            _strong_systematics(
+                vt, planet_rng(seed, split, index, variants.PURPOSE_SYSTEMATICS + v), scale
+            )
+            for v, vt in enumerate(visits)
+        )
+    catalogue = None
+    if variants.STAR_INFO in variant_names:
+        cat_rng = planet_rng(seed, split, index, variants.PURPOSE_STAR_INFO)
+        catalogue = StarInfo(*variants.catalogue_values(cat_rng, star.as_row()))
     return PlanetTruth(
         planet_id=planet_id(seed, split, index),
         split=split,
@@ -238,6 +288,23 @@ def draw_planet(
         airs_trace_sigma=airs_trace_sigma,
         fgs_psf_sigma=fgs_psf_sigma,
         visits=visits,
+        variants=tuple(variant_names),
+        airs_wavelength_um=perturbed_wl,
+        catalogue=catalogue,
+    )
+
+
+def _strong_systematics(vt: VisitTruth, rng: np.random.Generator, scale: float) -> VisitTruth:
+    """The ``systematics`` variant of a visit: its drift, ramp and jitter replace the default."""
+    strong = variants.draw_systematics(rng, scale, vt.jitter_px.shape[0], FGS.cds_cadence_s)
+    return replace(
+        vt,
+        jitter_px=strong.jitter_px,
+        jitter_kappa=strong.jitter_kappa,
+        airs_drift=strong.airs_drift,
+        fgs_drift=strong.fgs_drift,
+        ramp=strong.ramp,
+        jitter_chromatic_power=strong.jitter_chromatic_power,
     )
 
 
@@ -326,12 +393,22 @@ def visit_light_curves(truth: PlanetTruth, visit: int) -> ExpectedLightCurves:
     )[:, 0]
     # One AIRS cadence spans 12 FGS cadences: AIRS sees their mean pointing.
     airs_jitter = vt.jitter_px.reshape(truth.n_airs_cds, c.FGS_CDS_PER_AIRS_CDS, 2).mean(axis=1)
-    wl = layout.airs_column_wavelengths_um()
+    wl = truth.airs_wavelengths
     omega = 2 * (wl - wl.min()) / np.ptp(wl) - 1
     airs_sys = physics.chebyshev_drift(_tau(truth.n_airs_cds), omega, vt.airs_drift)
-    airs_sys *= physics.jitter_loss(airs_jitter, vt.jitter_kappa)[:, None]
+    if vt.jitter_chromatic_power:
+        # A wider PSF at long wavelengths loses less flux for the same pointing offset.
+        ref = variants.JITTER_CHROMATIC_REFERENCE_UM
+        kappa = vt.jitter_kappa * (ref / wl) ** vt.jitter_chromatic_power  # (356,)
+        airs_sys *= 1.0 - np.sum(airs_jitter**2, axis=-1)[:, None] * kappa[None, :]
+    else:
+        airs_sys *= physics.jitter_loss(airs_jitter, vt.jitter_kappa)[:, None]
     fgs_sys = physics.chebyshev_drift(_tau(truth.n_fgs_cds), np.zeros(1), vt.fgs_drift)[:, 0]
     fgs_sys *= physics.jitter_loss(vt.jitter_px, vt.jitter_kappa)
+    if vt.ramp is not None:
+        airs_amp, fgs_amp, tau_h = (float(v) for v in vt.ramp)
+        airs_sys *= variants.ramp_factor(airs_t, airs_amp, tau_h)[:, None]
+        fgs_sys *= variants.ramp_factor(fgs_t, fgs_amp, tau_h)
     return ExpectedLightCurves(
         airs_time_h=airs_t,
         airs_flux=truth.airs_flux[None, :] * airs_transit * airs_sys,
@@ -367,12 +444,19 @@ _PLANET_ARRAYS = (
 
 
 def save_truth(path: Path | str, truth: PlanetTruth) -> None:
-    """Write a planet's truth to a byte-stable ``.npz`` (see :func:`spectramind.io.save_arrays`)."""
+    """Write a planet's truth to a byte-stable ``.npz`` (see :func:`spectramind.io.save_arrays`).
+
+    Variant fields are written only when set, so a default planet's file is what it always was.
+    """
     arrays = {name: getattr(truth, name) for name in _PLANET_ARRAYS}
     arrays["labels"] = truth.labels
+    if truth.airs_wavelength_um is not None:
+        arrays["airs_wavelength_um"] = truth.airs_wavelength_um
     for v, vt in enumerate(truth.visits):
         for name in _VISIT_ARRAYS:
             arrays[f"visit{v}_{name}"] = getattr(vt, name)
+        if vt.ramp is not None:
+            arrays[f"visit{v}_ramp"] = vt.ramp
     meta = {
         "planet_id": truth.planet_id,
         "split": truth.split,
@@ -384,18 +468,34 @@ def save_truth(path: Path | str, truth: PlanetTruth) -> None:
         "fgs_flux": truth.fgs_flux,
         "fgs_psf_sigma": truth.fgs_psf_sigma,
         "star": {name: getattr(truth.star, name) for name in _STAR_FIELDS},
-        "visits": [{name: getattr(vt, name) for name in _VISIT_SCALARS} for vt in truth.visits],
+        "visits": [_visit_meta(vt) for vt in truth.visits],
     }
+    if truth.variants:
+        meta["variants"] = list(truth.variants)
+    if truth.catalogue is not None:
+        meta["catalogue"] = {name: getattr(truth.catalogue, name) for name in _STAR_FIELDS}
     save_arrays(path, arrays, meta)
+
+
+def _visit_meta(vt: VisitTruth) -> dict:
+    out = {name: getattr(vt, name) for name in _VISIT_SCALARS}
+    if vt.jitter_chromatic_power:
+        out["jitter_chromatic_power"] = vt.jitter_chromatic_power
+    return out
 
 
 def load_truth(path: Path | str) -> PlanetTruth:
     """Read a file written by :func:`save_truth`."""
     arrays, meta = load_arrays(path)
     visits = tuple(
-        VisitTruth(**scalars, **{name: arrays[f"visit{v}_{name}"] for name in _VISIT_ARRAYS})
+        VisitTruth(
+            **scalars,
+            **{name: arrays[f"visit{v}_{name}"] for name in _VISIT_ARRAYS},
+            ramp=arrays.get(f"visit{v}_ramp"),
+        )
         for v, scalars in enumerate(meta["visits"])
     )
+    catalogue = meta.get("catalogue")
     return PlanetTruth(
         planet_id=meta["planet_id"],
         split=meta["split"],
@@ -408,5 +508,8 @@ def load_truth(path: Path | str) -> PlanetTruth:
         fgs_flux=meta["fgs_flux"],
         fgs_psf_sigma=meta["fgs_psf_sigma"],
         visits=visits,
+        variants=tuple(meta.get("variants", ())),
+        airs_wavelength_um=arrays.get("airs_wavelength_um"),
+        catalogue=None if catalogue is None else StarInfo(**catalogue),
         **{name: arrays[name] for name in _PLANET_ARRAYS},
     )

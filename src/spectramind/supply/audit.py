@@ -1,4 +1,4 @@
-"""One call that writes both SBOMs and runs the three gates: :func:`audit_environment`."""
+"""One call that writes both SBOMs and runs the gates: :func:`audit_environment`."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from spectramind.supply.cve import check_cves, load_ignored_vulnerabilities
 from spectramind.supply.findings import GateResult, GateStatus, SupplyChainError
 from spectramind.supply.inventory import load_components, read_lock, undeclared_gate
 from spectramind.supply.licenses import licenses_gate, load_policy
+from spectramind.supply.osv import check_offline_cves, load_snapshot
 from spectramind.supply.sboms import SbomPaths, generate_sboms
 
 log = logging.getLogger(__name__)
@@ -90,7 +91,9 @@ def audit_environment(
     cve: bool = True,
     require_cve_scan: bool = False,
 ) -> SupplyReport:
-    """Write and validate both SBOMs of ``python``'s environment, then run the three gates.
+    """Write and validate both SBOMs of ``python``'s environment, then run the gates:
+    undeclared, licenses, cve-offline (vendored advisory snapshot; always runs) and cve
+    (pip-audit, online; SKIPPED when it cannot run or with ``cve=False``).
 
     The gates read the installed packages from the CycloneDX SBOM just written, so the SBOM and
     the verdict describe the same environment. Also writes ``sbom-gates.json`` beside them.
@@ -112,6 +115,7 @@ def audit_environment(
     report.gates = [
         undeclared_gate(installed, lock, exempt),
         licenses_gate(installed, policy),
+        check_offline_cves({c.name: c.version for c in installed}, load_snapshot(), ignored),
         check_cves(installed, ignored, enabled=cve),
     ]
     with atomic_path(Path(out_dir) / REPORT_NAME) as tmp:

@@ -10,7 +10,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from spectramind.calibrate.state import FrameBlock, Phase
+from spectramind.data.layout import ADC_INFO_CSV
+
 NAME = "adc"
+PHASES = (Phase.READS,)
 
 
 @dataclass(frozen=True)
@@ -50,3 +54,16 @@ def saturated_pairs(raw: np.ndarray, saturation_raw: int) -> np.ndarray:
         (n, n_pixels) bool, one entry per CDS frame.
     """
     return np.maximum(raw[0::2], raw[1::2]) >= saturation_raw
+
+
+def references(params: Params) -> tuple[str, ...]:
+    return (ADC_INFO_CSV,)
+
+
+def run(block: FrameBlock, params: Params) -> FrameBlock:
+    """Flag saturated read pairs (rejected from their bin) and decode the reads to counts."""
+    rejected = saturated_pairs(block.reads, params.saturation_raw)
+    block.n_saturated += rejected.sum(axis=0)
+    block.rejected = rejected
+    block.values = decode(block.reads, block.adc.gain, block.adc.offset, block.dtype)
+    return block

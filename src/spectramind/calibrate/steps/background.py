@@ -14,7 +14,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from spectramind.calibrate.state import Phase, VisitState
+from spectramind.data.layout import AIRS, FGS
+
 NAME = "background"
+PHASES = (Phase.IMAGES,)
 
 
 @dataclass(frozen=True)
@@ -59,3 +63,20 @@ def over_time(levels: np.ndarray, mode: str) -> np.ndarray:
     if mode != "constant":
         raise ValueError(f"background.time: expected constant or per_bin, found {mode!r}")
     return np.broadcast_to(np.median(levels, axis=0, keepdims=True), levels.shape)
+
+
+def references(params: Params) -> tuple[str, ...]:
+    return ()
+
+
+def run(state: VisitState, params: Params) -> VisitState:
+    """Subtract each instrument's background level from its binned images (in place)."""
+    airs, fgs = state.selection[AIRS.name], state.selection[FGS.name]
+    bg_rows = airs.background.any(axis=1)
+    if bg_rows.any():
+        cube = state.binned[AIRS.name].cube
+        cube -= over_time(airs_level(cube, bg_rows, params.airs_per_column), params.time)
+    if fgs.background.any():
+        cube = state.binned[FGS.name].cube
+        cube -= over_time(fgs_level(cube, fgs.background), params.time)
+    return state

@@ -11,10 +11,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from spectramind.calibrate.state import InstrumentState, Phase
 from spectramind.data.layout import AIRS_CROP, InstrumentLayout
+from spectramind.data.reader import CalibrationMaps
 from spectramind.errors import ConfigError
 
 NAME = "crop"
+PHASES = (Phase.MAPS,)
+REQUIRED = True  # no light curve without it: cannot be skipped
 
 
 @dataclass(frozen=True)
@@ -77,3 +81,28 @@ def selection_index(instrument: InstrumentLayout, rows: np.ndarray, cols: np.nda
 def crop_map(detector_map: np.ndarray, win: Window) -> np.ndarray:
     """Crop a (..., rows, cols) calibration map to ``win``: (..., win rows, win cols)."""
     return np.ascontiguousarray(detector_map[..., win.rows, win.cols])
+
+
+def references(params: Params) -> tuple[str, ...]:
+    return ()
+
+
+def run(state: InstrumentState, params: Params) -> InstrumentState:
+    """Set the instrument's window, crop its calibration maps to it and start empty masks."""
+    if state.is_airs:
+        win = window(state.instrument, params.airs_rows, params.airs_cols)
+    else:
+        win = window(state.instrument, params.fgs_rows, params.fgs_cols)
+    m = state.maps
+    state.window = win
+    state.maps = CalibrationMaps(
+        dark=crop_map(m.dark, win),
+        dead=crop_map(m.dead, win),
+        flat=crop_map(m.flat, win),
+        read=crop_map(m.read, win),
+        linear_corr=crop_map(m.linear_corr, win),
+    )
+    state.bad = np.zeros(win.shape, dtype=bool)
+    state.flat_invalid = np.zeros(win.shape, dtype=bool)
+    state.inv_flat = np.ones(win.shape)
+    return state

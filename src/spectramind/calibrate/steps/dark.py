@@ -13,7 +13,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from spectramind.calibrate.state import FrameBlock, InstrumentState, Phase
+from spectramind.data.layout import AXIS_INFO_PARQUET
+
 NAME = "dark"
+# MAPS: the dt of each CDS frame; CDS: the subtraction (on CDS frames, see above).
+PHASES = (Phase.MAPS, Phase.CDS)
 
 
 @dataclass(frozen=True)
@@ -40,3 +45,21 @@ def subtract(frames: np.ndarray, dark: np.ndarray, dt: np.ndarray) -> np.ndarray
     """
     frames -= dt.astype(frames.dtype)[:, None] * dark.astype(frames.dtype)[None, :]
     return frames
+
+
+def references(params: Params) -> tuple[str, ...]:
+    return ("dark", AXIS_INFO_PARQUET)
+
+
+def run(state: InstrumentState | FrameBlock, params: Params) -> InstrumentState | FrameBlock:
+    """MAPS: ``state.cds_dt`` from the integration times (AIRS, axis_info) or the params (FGS).
+    CDS: subtract ``dark * cds_dt`` from the block's CDS frames."""
+    if isinstance(state, FrameBlock):
+        subtract(state.values, state.dark, state.cds_dt)
+        return state
+    if state.is_airs:
+        dt = read_dt(state.axis.airs_integration_time_s[: state.n_reads], params.end_read_extra_s)
+    else:
+        dt = np.tile([params.fgs_dt_start_s, params.fgs_dt_end_s], state.n_reads // 2)
+    state.cds_dt = dt[1::2] - dt[0::2]
+    return state

@@ -13,7 +13,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from spectramind.calibrate.state import Phase, VisitState
+from spectramind.data.layout import AIRS
+
 NAME = "extract"
+PHASES = (Phase.IMAGES,)
+REQUIRED = True  # no light curve without it: cannot be skipped
 
 
 @dataclass(frozen=True)
@@ -58,3 +63,35 @@ def extract(cube: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
 def white(cube: np.ndarray) -> np.ndarray:
     """Total of (n_bins, rows, cols) images per bin -> (n_bins,)."""
     return cube.sum(axis=(1, 2))
+
+
+def point_to_point_error(flux: np.ndarray) -> np.ndarray:
+    """1-sigma scatter of each channel from successive-bin differences, (n_bins, n_ch).
+
+    The transit and drifts are smooth on the bin scale, so the differences of neighbouring
+    bins carry only the noise: sigma = 1.4826 MAD(diff) / sqrt(2) (robust to a few outliers).
+    The same value is given to every bin of a channel.
+    """
+    diff = np.diff(flux, axis=0)
+    mad = np.median(np.abs(diff - np.median(diff, axis=0)), axis=0)
+    sigma = 1.4826 * mad / np.sqrt(2.0)
+    return np.broadcast_to(sigma, flux.shape).copy()
+
+
+def references(params: Params) -> tuple[str, ...]:
+    return ("read",) if params.weights == "optimal" else ()
+
+
+def run(state: VisitState, params: Params) -> VisitState:
+    """``state.flux`` (n_bins, 283): FGS aperture total, then the AIRS columns in ascending
+    wavelength; ``state.flux_err`` its point-to-point scatter."""
+    trace, _ = state.airs_trace()
+    fgs_ap, _ = state.fgs_aperture()
+    weights = None
+    if params.weights == "optimal":
+        rows, _ = state.selection[AIRS.name].aperture_slices
+        weights = optimal_weights(trace.mean(axis=0), state.read_noise[AIRS.name][rows])
+    airs_flux = extract(trace, weights)  # (n_bins, cols) descending wavelength
+    state.flux = np.column_stack([white(fgs_ap), airs_flux[:, ::-1]])
+    state.flux_err = point_to_point_error(state.flux)
+    return state

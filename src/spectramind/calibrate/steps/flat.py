@@ -7,11 +7,19 @@ and their channels get the ``FLAT_INVALID`` quality bit; ``"error"`` refuses the
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
 
+from spectramind.calibrate.state import FrameBlock, InstrumentState, Phase
+from spectramind.errors import DataFormatError
+
 NAME = "flat"
+# MAPS: find invalid values, mask them and take the reciprocal; CDS: apply it.
+PHASES = (Phase.MAPS, Phase.CDS)
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -36,3 +44,27 @@ def apply(frames: np.ndarray, inv_flat: np.ndarray) -> np.ndarray:
     """Divide (n_frames, n_pixels) frames by the flat in place, via its reciprocal (n_pixels,)."""
     frames *= inv_flat.astype(frames.dtype)[None, :]
     return frames
+
+
+def references(params: Params) -> tuple[str, ...]:
+    return ("flat",)
+
+
+def run(state: InstrumentState | FrameBlock, params: Params) -> InstrumentState | FrameBlock:
+    """MAPS: mask (or refuse) invalid flat values, ``state.inv_flat`` = 1 / flat.
+    CDS: multiply the block's CDS frames by it."""
+    if isinstance(state, FrameBlock):
+        apply(state.values, state.inv_flat)
+        return state
+    bad = invalid(state.maps.flat, params.min_value)
+    if bad.any():
+        if params.on_invalid == "error":
+            raise DataFormatError(
+                f"{state.where}/flat.parquet: expected finite flat values > {params.min_value}, "
+                f"found {int(bad.sum())} invalid (set steps.flat.on_invalid: mask to mask them)"
+            )
+        log.warning("%s: %d invalid flat values masked", state.where, int(bad.sum()))
+    state.flat_invalid = bad
+    state.bad |= bad
+    state.inv_flat = reciprocal(state.maps.flat, state.bad)
+    return state

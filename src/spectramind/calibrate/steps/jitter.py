@@ -13,7 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from spectramind.calibrate.state import Phase, VisitState
+
 NAME = "jitter"
+PHASES = (Phase.IMAGES,)
 
 REGRESSOR_NAMES = ("fgs_centroid_x", "fgs_centroid_y", "airs_trace_y", "airs_trace_width")
 
@@ -34,8 +37,10 @@ def centroid(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     total = np.where(total > 0, total, 1.0)
     ys = np.arange(images.shape[1], dtype=np.float64)
     xs = np.arange(images.shape[2], dtype=np.float64)
-    y = (w.sum(axis=2) @ ys) / total
-    x = (w.sum(axis=1) @ xs) / total
+    # Products then a numpy sum, not ``@``: BLAS dot kernels differ per CPU (summation order,
+    # FMA), a ufunc reduction does not (docs/reproducibility.md, "Same bytes on any CPU").
+    y = (w.sum(axis=2) * ys).sum(axis=1) / total
+    x = (w.sum(axis=1) * xs).sum(axis=1) / total
     return x, y
 
 
@@ -48,6 +53,20 @@ def trace_position(images: np.ndarray, row0: int) -> tuple[np.ndarray, np.ndarra
     total = profile.sum(axis=1)
     total = np.where(total > 0, total, 1.0)
     rows = np.arange(images.shape[1], dtype=np.float64) + row0
-    mean = (profile @ rows) / total
-    var = (profile @ rows**2) / total - mean**2
+    mean = (profile * rows).sum(axis=1) / total  # not ``@``: see centroid()
+    var = (profile * rows**2).sum(axis=1) / total - mean**2
     return mean, np.sqrt(np.clip(var, 0, None))
+
+
+def references(params: Params) -> tuple[str, ...]:
+    return ()
+
+
+def run(state: VisitState, params: Params) -> VisitState:
+    """``state.regressors`` (n_bins, 4) in detector pixels, columns :data:`REGRESSOR_NAMES`."""
+    fgs_ap, (row0, col0) = state.fgs_aperture()
+    fx, fy = centroid(fgs_ap)
+    ty, tw = trace_position(*state.airs_trace())
+    state.regressors = np.column_stack([fx + col0, fy + row0, ty, tw])
+    state.regressor_names = list(REGRESSOR_NAMES)
+    return state

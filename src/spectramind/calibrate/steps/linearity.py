@@ -10,7 +10,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from spectramind.calibrate.state import FrameBlock, Phase
+
 NAME = "linearity"
+PHASES = (Phase.READS,)
 
 
 @dataclass(frozen=True)
@@ -35,3 +38,12 @@ def correct(counts: np.ndarray, coeffs: np.ndarray) -> np.ndarray:
         counts *= x
         counts += coeffs[k]
     return counts
+
+
+def references(params: Params) -> tuple[str, ...]:
+    return ("linear_corr",)
+
+
+def run(block: FrameBlock, params: Params) -> FrameBlock:
+    correct(block.counts(), block.coeffs)
+    return block

@@ -29,7 +29,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from spectramind.calibrate.state import InstrumentState, Phase
+from spectramind.data.layout import AIRS, FGS
+
 NAME = "locate"
+PHASES = (Phase.SELECT,)
+
+# FGS CDS frames per AIRS CDS frame (0.4 s vs 4.8 s): the FGS probe covers the same time.
+AIRS_TO_FGS_CDS = round(AIRS.cds_cadence_s / FGS.cds_cadence_s)
 
 _CENTROID_RADIUS_PX = 5.0  # pixels around the peak used for the centroid
 _AIRS_COLUMN_BLOCKS = 8  # blocks of columns whose trace rows are united
@@ -279,3 +286,35 @@ def fgs_geometry(image: np.ndarray, origin: tuple[int, int], p: Params) -> Geome
         source={"aperture": "data"},
         problems=problems,
     )
+
+
+def references(params: Params) -> tuple[str, ...]:
+    return ()
+
+
+def run(state: InstrumentState, params: Params) -> InstrumentState:
+    """Locate the light in a probe of the first frames, unless the config fixes all of it.
+
+    Sets ``state.geometry`` (detector pixels); what the config fixes is applied on top of it
+    when the pixels to read are chosen (:mod:`spectramind.calibrate.selection`).
+    """
+    cfg = state.config
+    ep, gp = cfg.params("extract"), cfg.params("background")
+    if state.is_airs:
+        wanted = ep.airs_rows is None or (cfg.runs("background") and gp.airs_rows is None)
+    else:
+        wanted = ep.fgs_rows is None or ep.fgs_cols is None
+    if not wanted:
+        return state
+    win = state.window
+    n_cds = params.probe_cds * (1 if state.is_airs else AIRS_TO_FGS_CDS)
+    image = median_cds_image(
+        state.probe(win, 2 * n_cds), win.shape, state.bad, cfg.params("adc").saturation_raw
+    )
+    if state.is_airs:
+        state.geometry = airs_geometry(
+            image, win.row0, (win.col0, win.col1), params, cfg.runs("background")
+        )
+    else:
+        state.geometry = fgs_geometry(image, (win.row0, win.col0), params)
+    return state

@@ -19,7 +19,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from spectramind.calibrate.state import InstrumentState, Phase
+
 NAME = "mask"
+PHASES = (Phase.MAPS,)
 
 
 @dataclass(frozen=True)
@@ -117,3 +120,17 @@ def fill_masked(cube: np.ndarray, bad: np.ndarray, fill: str) -> np.ndarray:
         cube[:, r, c] = cube[:, lk, c] * (1.0 - frac) + cube[:, rk, c] * frac
         row_filled = row_empty
     return row_filled
+
+
+def references(params: Params) -> tuple[str, ...]:
+    return ("dark", "dead")
+
+
+def run(state: InstrumentState, params: Params) -> InstrumentState:
+    """Add the hot (sigma-clipped dark) and dead pixels of the window to the bad-pixel mask.
+
+    Masked pixels are filled after binning by the pipeline (with ``params.fill``), whatever
+    masked them (this step, an invalid flat, or frames rejected in every frame of a bin).
+    """
+    state.bad |= bad_pixel_map(state.maps.dark, state.maps.dead, params)
+    return state

@@ -15,7 +15,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from spectramind.calibrate.state import FrameBlock, Phase, VisitState
+from spectramind.data.layout import AXIS_INFO_PARQUET
+
 NAME = "bin"
+# CDS: bin the frames; IMAGES: the bin-centre times.
+PHASES = (Phase.CDS, Phase.IMAGES)
+REQUIRED = True  # no light curve without it: cannot be skipped
 
 
 @dataclass(frozen=True)
@@ -30,6 +36,10 @@ def bin_frames(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Bin (n, n_pixels) frames, n a multiple of ``size``.
 
+    The good frames of a bin are added in float64 in time order (a fixed order, so the fused
+    kernel reproduces it bit for bit); ``mean`` divides by their number, ``sum`` is that total
+    when no frame was excluded and the mean times ``size`` otherwise.
+
     Args:
         frames: (n, n_pixels) float CDS frames.
         bad: (n, n_pixels) bool frames to exclude, or None.
@@ -43,20 +53,41 @@ def bin_frames(
     n, p = frames.shape
     nb = n // size
     shaped = frames[: nb * size].reshape(nb, size, p)
-    if bad is None or not bad.any():
-        total = shaped.sum(axis=1, dtype=np.float64)
-        binned = total if statistic == "sum" else total / size
-        return binned, np.zeros((nb, p), dtype=bool)
-    good = ~bad[: nb * size].reshape(nb, size, p)
-    total = np.where(good, shaped, 0).sum(axis=1, dtype=np.float64)
+    good = (
+        np.ones((nb, size, p), dtype=bool)
+        if bad is None
+        else ~bad[: nb * size].reshape(nb, size, p)
+    )
+    total = np.zeros((nb, p))
+    for k in range(size):
+        total += np.where(good[:, k], shaped[:, k], 0)
     count = good.sum(axis=1)
-    empty = count == 0
     mean = total / np.maximum(count, 1)
-    binned = mean * size if statistic == "sum" else mean
-    return binned, empty
+    if statistic == "sum":
+        binned = np.where(count == size, total, mean * size)
+    else:
+        binned = mean
+    return binned, count == 0
 
 
 def bin_times(frame_times_h: np.ndarray, size: int, n_bins: int) -> np.ndarray:
     """Bin-centre times [h]: mean of all read times (start and end) in each bin, (n_bins,)."""
     reads = 2 * size
     return frame_times_h[: n_bins * reads].reshape(n_bins, reads).mean(axis=1)
+
+
+def references(params: Params) -> tuple[str, ...]:
+    return (AXIS_INFO_PARQUET,)
+
+
+def run(state: FrameBlock | VisitState, params: Params) -> FrameBlock | VisitState:
+    """CDS: ``binned``/``empty`` of the block. IMAGES: ``time_h`` from the AIRS read times,
+    relative to the first read [h]."""
+    if isinstance(state, FrameBlock):
+        state.binned, state.empty = bin_frames(
+            state.values, state.rejected, state.size, params.statistic
+        )
+        return state
+    times = state.axis.airs_time_h
+    state.time_h = bin_times(times, params.airs_cds_per_bin, state.n_bins) - times[0]
+    return state
