@@ -265,13 +265,14 @@ def _groups(cal: Path, split: str) -> dict[int, list[Path]]:
 def select_fit(args: argparse.Namespace, data: Path, cal: Path, out: Path, base: dict) -> dict:
     """The workflow's fit_select: candidates fitted on a subset of train planets, the one
     closest to the labels chosen (spectramind.physics.selection); cached under OUT/select/."""
+    from spectramind import plan
     from spectramind.model.data import read_labels_csv
     from spectramind.physics import selection
 
     candidates = json.loads(args.fit_candidates) if args.fit_candidates else None
     candidates = list(candidates or selection.DEFAULT_CANDIDATES)
     groups = _groups(cal, "train")
-    planets = selection.selection_subset(list(groups), args.select_planets, seed=0)
+    planets = plan.selection_subset(list(groups), args.select_planets, seed=0)
     jobs = []
     for k, candidate in enumerate(candidates):
         folder = out / "select" / f"c{k}"

@@ -11,7 +11,8 @@ from spectramind import cli
 from spectramind.data import layout
 from spectramind.io import load_arrays, save_arrays
 from spectramind.oracles import synthetic_light_curves as synthetic
-from spectramind.physics.selection import choose, selection_subset, weighted_mse
+from spectramind.physics.selection import choose, weighted_mse
+from spectramind.plan import selection_subset
 
 
 def test_subset_depends_on_the_ids_only_and_has_the_asked_size():

@@ -6,7 +6,6 @@ from snakemake.utils import validate
 
 from spectramind import plan
 from spectramind.assets import SUBMISSION_SCHEMA, beside_workdir
-from spectramind.physics.selection import selection_subset
 from spectramind.preflight import run_preflight
 from spectramind.repro import shipped
 from spectramind.repro.cpu import pin_environment
@@ -151,7 +150,9 @@ def get_fit_candidates():
 def get_selection_visits(wildcards):
     """Calibrated visits of the train planets fit_select fits (a seeded subset)."""
     visits = plan.planet_visits(get_dataset(), "train")
-    planets = selection_subset(list(visits), config["fit_select"]["planets"], seed=0)
+    planets = plan.selection_subset(
+        list(visits), config["fit_select"]["planets"], seed=0
+    )
     return [plan.calibrated_path("train", p, v) for p in planets for v in visits[p]]
 
 

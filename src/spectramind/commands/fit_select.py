@@ -61,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
 
     import numpy as np
 
+    from spectramind import plan
     from spectramind.data import layout
     from spectramind.data.reader import read_star_info, read_wavelengths_csv
     from spectramind.errors import ConfigError, DataFormatError
@@ -106,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
         raise DataFormatError(
             f"{args.labels}: none of the {len(visits)} planets given has a label and star info"
         )
-    planets = selection.selection_subset(usable, args.planets, seed=0)
+    planets = plan.selection_subset(usable, args.planets, seed=0)
     truth = np.stack([labels[p] for p in planets])
     depths = []
     for k, config in enumerate(configs):

@@ -12,7 +12,6 @@ counts 57.846 AIRS channels) is the dataset's configuration.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -31,13 +30,6 @@ DEFAULT_CANDIDATES: tuple[dict[str, Any], ...] = (
     {"drift_degree": 2},
     {"drift_degree": 3},
 )
-
-
-def selection_subset(planet_ids: Sequence[int], n: int, seed: int) -> list[int]:
-    """Up to ``n`` planet ids, the smallest SHA-256("select:<seed>:<id>"), ascending."""
-    ids = sorted({int(p) for p in planet_ids})
-    key = {p: hashlib.sha256(f"select:{int(seed)}:{p}".encode()).digest() for p in ids}
-    return sorted(sorted(ids, key=key.__getitem__)[: max(0, n)])
 
 
 def weighted_mse(depth: np.ndarray, labels: np.ndarray) -> float:
