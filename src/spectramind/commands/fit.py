@@ -124,7 +124,11 @@ def run(args: argparse.Namespace) -> int:
     from spectramind.errors import DataFormatError
     from spectramind.physics.fit import fit_planet
     from spectramind.physics.lightcurves import load_calibrated_visit
+    from spectramind.repro.determinism import set_blas_threads
 
+    # One BLAS thread: a split reduction would make the bytes depend on the thread count (the
+    # workflow runs planets in parallel instead).
+    set_blas_threads(1)
     config = _fit_config(args)
     star, split = _read_star(args.star_info, args.planet)
     wavelengths = read_wavelengths_csv(

@@ -83,6 +83,9 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(f"{what}: expected a JSON {kind.__name__}, found {text!r}")
         return value
 
+    from spectramind.repro.determinism import set_blas_threads
+
+    set_blas_threads(1)  # as spectramind fit: the same bytes for any thread count
     base = mapping(args.fit_config, "--fit-config", dict) or {}
     candidates = mapping(args.candidates, "--candidates", list)
     candidates = list(candidates if candidates is not None else selection.DEFAULT_CANDIDATES)
