@@ -217,11 +217,17 @@ def test_predict_only_refuses_a_checkpoint_its_record_does_not_vouch_for(
     assert missing.returncode != 0 and "training-record.json" in missing.stderr
 
 
-def can_sandbox() -> bool:
-    """Root and network + mount namespaces (CI runs as root)."""
-    if os.geteuid() != 0 or shutil.which("unshare") is None:
-        return False
-    return subprocess.run(["unshare", "--net", "--mount", "true"], check=False).returncode == 0
+def require_sandbox() -> None:
+    """Skip where the rehearsal cannot run (not root: a developer's machine); as root (CI) a
+    missing ``unshare`` or namespace support is a failure, not a skip, so a green CI run
+    means the rehearsal ran with the network cut."""
+    if os.geteuid() != 0:
+        pytest.skip("the rehearsal needs root for unshare --net --mount (CI runs as root)")
+    assert shutil.which("unshare"), "unshare (util-linux) is not installed: .ci/run installs it"
+    probe = subprocess.run(
+        ["unshare", "--net", "--mount", "true"], check=False, capture_output=True, text=True
+    )
+    assert probe.returncode == 0, f"unshare --net --mount fails as root: {probe.stderr.strip()}"
 
 
 def build_bundle_cli(out: Path, wheel_run: Path) -> str:
@@ -243,8 +249,7 @@ def test_kaggle_rehearsal_offline(wheel_run: Path, tmp_path: Path):
     byte for byte, to the one the development environment made with the same checkpoint."""
     import nbformat
 
-    if not can_sandbox():
-        pytest.skip("the rehearsal needs root and unshare --net --mount (CI runs as root)")
+    require_sandbox()
     first = build_bundle_cli(tmp_path / "bundle one", wheel_run)
     second = build_bundle_cli(tmp_path / "bundle two", wheel_run)
     assert first == second

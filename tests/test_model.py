@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import asdict
 
@@ -222,3 +223,20 @@ def test_a_planets_prediction_does_not_depend_on_the_batch(small_set, n_folds):
         mu, sigma = predict(checkpoint, table.subset(subset))
         np.testing.assert_array_equal(mu, mu_all[rows])
         np.testing.assert_array_equal(sigma, sigma_all[rows])
+
+
+def test_a_planet_unlike_every_training_planet_gets_finite_bounded_predictions(small_set):
+    """Inputs far outside the train fold (another simulator, a failed fit, a checkpoint trained
+    on smaller visits) must not overflow the sigma: the MLP sees them clipped at the edge of
+    the training distribution, so 1e6x and 1e12x the inputs give the same prediction."""
+    checkpoint = train(TrainConfig(seed=2, max_epochs=60, holdout_fraction=0.0), _table(small_set))
+    table = _table(small_set, labels=False)
+    _, sigma_in = predict(checkpoint, table)
+    far = [dataclasses.replace(table, inputs=table.inputs * k) for k in (1e6, 1e12, -1e30)]
+    predictions = [predict(checkpoint, t) for t in far]  # raises on non-finite output
+    for mu, sigma in predictions:
+        assert np.all(np.isfinite(mu)) and np.all(np.isfinite(sigma)) and np.all(sigma > 0)
+        # Bounded: no more than a few train-fold sigmas from the in-distribution answer.
+        assert np.max(sigma / sigma_in) < 10 and np.min(sigma / sigma_in) > 0.01
+    np.testing.assert_array_equal(predictions[0][0], predictions[1][0])
+    np.testing.assert_array_equal(predictions[0][1], predictions[1][1])

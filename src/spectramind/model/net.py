@@ -12,12 +12,21 @@ Every learnable part of mu starts at zero and weight decay pulls it back there, 
 with no data to learn from, the depth is the physics estimate. The sigma parameters start at
 zero too (sigma = sqrt(e^2 + f0^2 + sigma_min^2)) unless training sets them from the train
 fold's moments (``TrainConfig.moment_init``).
+
+The normalised inputs x are clipped to +-INPUT_CLIP train-fold standard deviations, in training
+and prediction alike: a planet unlike every training planet (another instrument model, a failed
+fit, a checkpoint trained on smaller visits) then gets the correction and sigma scale of the
+nearest edge of the training distribution instead of an extrapolation that overflows exp().
 """
 
 from __future__ import annotations
 
 import torch
 from torch import nn
+
+# Clip of the normalised MLP inputs [train-fold standard deviations]: a numerical guard, not a
+# fitted value; wide enough that Gaussian-like train inputs are essentially never clipped.
+INPUT_CLIP = 5.0
 
 
 class SpectralCorrector(nn.Module):
@@ -65,6 +74,7 @@ class SpectralCorrector(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """mu, sigma (B, W) [ppm] for inputs (B, F+8), depth and depth_err (B, W) [ppm]."""
         x = (self.raw_inputs(inputs, depth, depth_err) - self.x_mean) / self.x_std  # (B, D)
+        x = x.clamp(-INPUT_CLIP, INPUT_CLIP)  # (B, D); NaN stays NaN (refused by predict)
         out = self.mlp(x)  # (B, K + 2)
         coef, log_common, log_planet_scale = out[:, :-2], out[:, -2:-1], out[:, -1:]
         correction = (coef * self.coef_scale) @ self.basis  # (B, W) [ppm]
@@ -83,16 +93,12 @@ class SpectralCorrector(nn.Module):
         inputs: torch.Tensor,
         depth: torch.Tensor,
         depth_err: torch.Tensor,
-        input_clip: float = 5.0,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The prediction split by noise structure, all (B, W) [ppm]: mu, the independent
         per-wavelength variance and the common-mode vector u (shared by all wavelengths), so
-        that ``sigma^2 = independent + u^2`` as in :meth:`forward`. The normalised inputs are
-        clipped to +-``input_clip`` train-fold standard deviations, so a planet unlike every
-        training planet (a failed fit, say) cannot drive the MLP to an arbitrary correction.
-        """
+        that ``sigma^2 = independent + u^2`` as in :meth:`forward` (inputs clipped alike)."""
         x = (self.raw_inputs(inputs, depth, depth_err) - self.x_mean) / self.x_std  # (B, D)
-        x = x.clamp(-input_clip, input_clip)
+        x = x.clamp(-INPUT_CLIP, INPUT_CLIP)  # (B, D)
         out = self.mlp(x)  # (B, K + 2)
         coef, log_common, log_planet_scale = out[:, :-2], out[:, -2:-1], out[:, -1:]
         mu = depth * (1.0 + self.gain) + (coef * self.coef_scale) @ self.basis  # (B, W)
