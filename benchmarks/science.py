@@ -242,20 +242,70 @@ def _fit_one(job: tuple) -> tuple[int, float, bool]:
     from spectramind.artifacts.calibrated import read_calibrated_visit
     from spectramind.artifacts.fits import write_planet_fit
     from spectramind.data import reader
+    from spectramind.physics.config import fit_config_from_mapping
     from spectramind.physics.fit import fit_planet
 
     star = reader.read_star_info(data, split)[pid]
+    wavelengths = reader.read_wavelengths(data)
     visits = [read_calibrated_visit(p) for p in paths]
+    config = fit_config_from_mapping(overrides)
     start = time.perf_counter()
-    from dataclasses import replace
-
-    from spectramind.physics.fit import FitConfig
-
-    config = replace(FitConfig(), **overrides)
-    result = fit_planet(visits, star, config, planet_id=pid, split=split)
+    result = fit_planet(visits, star, config, pid, split, wavelengths)
     elapsed = time.perf_counter() - start
     write_planet_fit(out, result)
     return pid, elapsed, bool(result.meta["fallback"])
+
+
+def _groups(cal: Path, split: str) -> dict[int, list[Path]]:
+    groups: dict[int, list[Path]] = {}
+    for path in sorted((cal / split).glob("*.npz")):
+        groups.setdefault(int(path.stem.split("_")[0]), []).append(path)
+    return groups
+
+
+def select_fit(args: argparse.Namespace, data: Path, cal: Path, out: Path, base: dict) -> dict:
+    """The workflow's fit_select: candidates fitted on a subset of train planets, the one
+    closest to the labels chosen (spectramind.physics.selection); cached under OUT/select/."""
+    from spectramind import plan
+    from spectramind.model.data import read_labels_csv
+    from spectramind.physics import selection
+
+    candidates = json.loads(args.fit_candidates) if args.fit_candidates else None
+    candidates = list(candidates or selection.DEFAULT_CANDIDATES)
+    groups = _groups(cal, "train")
+    planets = plan.selection_subset(list(groups), args.select_planets, seed=0)
+    jobs = []
+    for k, candidate in enumerate(candidates):
+        folder = out / "select" / f"c{k}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "overrides.json").write_text(json.dumps({**base, **candidate}))
+        for pid in planets:
+            if not (folder / f"{pid}.npz").is_file():
+                jobs.append(
+                    (
+                        str(data),
+                        "train",
+                        pid,
+                        groups[pid],
+                        folder / f"{pid}.npz",
+                        {**base, **candidate},
+                    )
+                )
+    if jobs:
+        start = time.perf_counter()
+        with ProcessPoolExecutor(args.workers) as pool:
+            list(pool.map(_fit_one, jobs, chunksize=2))
+        log.info("select: %d candidate fits in %.0f s", len(jobs), time.perf_counter() - start)
+    label_ids, label_values = read_labels_csv(data / "train.csv")
+    labels = dict(zip(label_ids.tolist(), label_values, strict=True))
+    truth = np.stack([labels[p] for p in planets])
+    depths = [
+        np.stack([np.load(out / "select" / f"c{k}" / f"{p}.npz")["depth"] for p in planets])
+        for k in range(len(candidates))
+    ]
+    chosen = selection.choose(candidates, depths, truth, planets)
+    (out / "selected.json").write_text(json.dumps(chosen.to_dict(), indent=1))
+    return {**base, **chosen.overrides}
 
 
 def fit(args: argparse.Namespace, data: Path, cal: Path, out: Path) -> dict:
@@ -263,6 +313,8 @@ def fit(args: argparse.Namespace, data: Path, cal: Path, out: Path) -> dict:
     timings_path = out / "fit_times.json"
     timings = json.loads(timings_path.read_text()) if timings_path.is_file() else {}
     overrides = json.loads(args.fit_config) if args.fit_config else {}
+    if args.select_planets > 0:
+        overrides = select_fit(args, data, cal, out, overrides)
     (out / "fit_config.json").parent.mkdir(parents=True, exist_ok=True)
     (out / "fit_config.json").write_text(json.dumps(overrides))
     jobs = []
@@ -352,6 +404,16 @@ def main() -> None:
     parser.add_argument("--fit-tag", default="fits", help="fit cache folder name under --work")
     parser.add_argument(
         "--fit-config", help="FitConfig overrides as JSON, e.g. '{\"drift_wavelength_degree\": -1}'"
+    )
+    parser.add_argument(
+        "--select-planets",
+        type=int,
+        default=40,
+        help="train planets per fit candidate in the workflow's fit_select step (0: off)",
+    )
+    parser.add_argument(
+        "--fit-candidates",
+        help="JSON list of FitConfig overrides for fit_select (default: the workflow's)",
     )
     parser.add_argument("--train-config", type=Path, help="YAML of TrainConfig fields")
     parser.add_argument("--overwrite", action="store_true", help="re-simulate the dataset")
@@ -449,6 +511,7 @@ def measure(
     from spectramind import baselines, metric
     from spectramind.commands.baseline import group_by_planet, time_scaled_config
     from spectramind.model.config import load_config
+    from spectramind.model.crossfit import train_model
     from spectramind.model.data import DEPTH_UNIT, feature_files_in, load_planets, read_labels_csv
     from spectramind.model.predict import predict
     from spectramind.model.train import train
@@ -493,16 +556,27 @@ def measure(
         test_table.depth_err / DEPTH_UNIT,
     )
 
-    # Physics + torch.
+    # Physics + torch: one model with its hold-out calibration (the issue-4 stage), then the
+    # default (cross-fitted members, spectral prior, out-of-fold calibration).
     train_table = load_planets(
         feature_files_in(fits_dir / "train"), data / "train_star_info.csv", data / "train.csv"
     )
     tcfg = load_config(args.train_config, {"device": "cpu"})
+    single = train(replace(tcfg, n_folds=1), train_table)
+    mu, sg = predict(single, test_table)
+    score("physics + torch, one model", mu, sg, f"best epoch {single['best_epoch']}")
     start = time.perf_counter()
-    checkpoint = train(tcfg, train_table)
+    checkpoint = train_model(tcfg, train_table)
     train_seconds = time.perf_counter() - start
     mu, sg = predict(checkpoint, test_table)
-    score("physics + torch", mu, sg, f"best epoch {checkpoint['best_epoch']}")
+    prior = checkpoint.get("prior")
+    score(
+        "physics + torch",
+        mu,
+        sg,
+        f"{len(checkpoint.get('members', [1]))} member(s), prior with "
+        f"{len(prior['components']) if prior else 0} directions",
+    )
 
     # Ceilings.
     from spectramind.oracles.ceiling import ceiling_predictions
@@ -544,7 +618,10 @@ def measure(
         "fit_planets_with_fallback_channels": n_fallback,
         "calibrate_seconds_per_planet": cal_timing,
         "train_seconds": train_seconds,
-        "train_best_epoch": checkpoint["best_epoch"],
+        "train_best_epoch": [m["best_epoch"] for m in checkpoint.get("members", [checkpoint])],
+        "train_noise_scale": checkpoint.get("noise_scale"),
+        "train_sigma_scale": checkpoint.get("sigma_scale"),
+        "train_out_of_fold": checkpoint.get("holdout_diagnostics"),
         "diagnostics": {
             "ceiling_std_ppm_median_airs": float(np.median(ceiling_ppm[:, 1:]) * 1e6),
             "ceiling_std_ppm_median_fgs": float(np.median(ceiling_ppm[:, 0]) * 1e6),

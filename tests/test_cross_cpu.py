@@ -166,6 +166,9 @@ def _synthetic_visit(tmp_path: Path, planet_id: int = 7) -> tuple[Path, Path]:
     star_csv = tmp_path / layout.STAR_INFO_CSV["train"]
     values = [str(planet_id)] + [repr(star[n]) for n in layout.STAR_INFO_COLUMNS[1:]]
     star_csv.write_text(",".join(layout.STAR_INFO_COLUMNS) + "\n" + ",".join(values) + "\n")
+    # the fit reads the dataset's wavelengths beside the star info (here the documented grid)
+    grid = ",".join(repr(float(v)) for v in layout.target_wavelengths_um())
+    (tmp_path / layout.WAVELENGTHS_CSV).write_text(",".join(layout.WL_COLUMNS) + "\n" + grid + "\n")
     return visit, star_csv
 
 

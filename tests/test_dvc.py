@@ -20,7 +20,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from spectramind.lineage import LineageError, _commands_run, _group_rules, _params, out_path
+from spectramind.lineage import (
+    LineageError,
+    _commands_run,
+    _group_rules,
+    _params,
+    compare,
+    out_path,
+)
 from spectramind.lineage.imports import import_closure, subcommand_modules
 from spectramind.lineage.workflow_source import WHOLE, WorkflowSource
 
@@ -68,6 +75,17 @@ def test_committed_dvc_yaml_is_the_derived_one(check_of_dropped_dependency):
         if line[:1] in "+-" and not line.startswith(("+++", "---"))
     ]
     assert changed == [f"+      - {DROPPED}"], proc.stdout
+
+
+def test_the_check_diff_shows_one_dropped_line_among_repeated_ones():
+    """Dependencies that most stages list are over 1 % of dvc.yaml (difflib's "popular" lines,
+    which its default matcher ignores); one dropped from one stage must still read as that one
+    line, not as whole stages moved (fast: the committed file against itself less one line)."""
+    committed = (REPO / "dvc.yaml").read_text(encoding="utf-8")
+    lines = compare(drop_dependency(committed, "train", DROPPED), committed)
+    assert f"  stage train: dependency missing: {DROPPED}" in lines
+    changed = [line for line in lines if line[:1] in "+-" and not line.startswith(("+++", "---"))]
+    assert changed == [f"+      - {DROPPED}"]
 
 
 def test_stages_run_their_rules_and_persist_uncached_outputs():

@@ -14,6 +14,7 @@ from spectramind.artifacts.checkpoint import write_checkpoint as save_checkpoint
 from spectramind.cli import main
 from spectramind.io import load_arrays
 from spectramind.model.config import TrainConfig
+from spectramind.model.crossfit import train_model
 from spectramind.model.data import feature_files_in, load_planets
 from spectramind.model.net import SpectralCorrector
 from spectramind.model.predict import predict
@@ -106,9 +107,12 @@ def test_learns_bias_and_sigma_is_calibrated(tmp_path):
     assert 0.6 < np.mean(np.abs(z) <= 1) < 0.76  # Gaussian: 0.683
 
 
-def test_cli_train_then_predict_all_and_holdout(small_set, tmp_path):
+@pytest.mark.parametrize("mode", ["single", "crossfit"])
+def test_cli_train_then_predict_all_and_holdout(small_set, tmp_path, mode):
     ckpt = tmp_path / "model.pt"
     common = ["--star-info", str(small_set.star_info_csv)]
+    config = tmp_path / "train.yaml"
+    config.write_text("n_folds: 1\n" if mode == "single" else "n_folds: 5\n")
     rc = main(
         [
             "train",
@@ -125,11 +129,15 @@ def test_cli_train_then_predict_all_and_holdout(small_set, tmp_path):
             "0.2",
             "--device",
             "cpu",
+            "--config",
+            str(config),
         ]
     )
     assert rc == 0
     checkpoint = load_checkpoint(ckpt)
-    assert checkpoint["config"]["seed"] == 3 and len(checkpoint["holdout_ids"]) == 8
+    # single model: the seeded 20 % hold-out; cross-fit: every planet has an out-of-fold member
+    n_holdout = 8 if mode == "single" else 40
+    assert checkpoint["config"]["seed"] == 3 and len(checkpoint["holdout_ids"]) == n_holdout
 
     # A planet whose physics depth is negative must still get mu >= 0.
     files = feature_files_in(small_set.features_dir)
@@ -167,7 +175,8 @@ def test_cli_train_then_predict_all_and_holdout(small_set, tmp_path):
     assert pred["mu"].dtype == pred["sigma"].dtype == np.float64
     assert np.all(np.isfinite(pred["mu"])) and np.all(np.isfinite(pred["sigma"]))
     assert np.all(pred["mu"] >= 0) and np.all(pred["sigma"] > 0)
-    assert np.all(pred["mu"][pred["planet_id"] == 99] == 0)
+    if mode == "single":  # the spectral prior may lift a negative measurement above zero
+        assert np.all(pred["mu"][pred["planet_id"] == 99] == 0)
 
     out_hold = tmp_path / "pred_hold.npz"
     rc = main(
@@ -188,13 +197,26 @@ def test_cli_train_then_predict_all_and_holdout(small_set, tmp_path):
     hold, _ = load_arrays(out_hold)
     assert hold["planet_id"].tolist() == checkpoint["holdout_ids"]
     rows = np.isin(pred["planet_id"], hold["planet_id"])
-    np.testing.assert_array_equal(hold["mu"], pred["mu"][rows])
+    if mode == "single":
+        np.testing.assert_array_equal(hold["mu"], pred["mu"][rows])
+    else:  # out of fold: each planet from the one member that did not train on it
+        assert not np.allclose(hold["mu"], pred["mu"][rows], rtol=0, atol=1e-9)
+        for seen in checkpoint["member_train_ids"]:
+            assert len(seen) == 32
+        covered = [
+            sum(pid not in seen for seen in checkpoint["member_train_ids"])
+            for pid in hold["planet_id"]
+        ]
+        assert covered == [1] * 40
 
 
-def test_a_planets_prediction_does_not_depend_on_the_batch(small_set):
-    """Alone, in a subset, or with all others: the same bytes (one planet per forward pass)."""
+@pytest.mark.parametrize("n_folds", [1, 3])
+def test_a_planets_prediction_does_not_depend_on_the_batch(small_set, n_folds):
+    """Alone, in a subset, or with all others: the same bytes (one planet per forward pass),
+    for a single model and for cross-fitted members."""
     table = _table(small_set, labels=False)
-    checkpoint = train(TrainConfig(seed=2, max_epochs=5, holdout_fraction=0.0), _table(small_set))
+    cfg = TrainConfig(seed=2, max_epochs=5, holdout_fraction=0.0, n_folds=n_folds)
+    checkpoint = train_model(cfg, _table(small_set))
     mu_all, sigma_all = predict(checkpoint, table)
     ids = table.planet_id.tolist()
     for subset in ([ids[7]], ids[3:11], sorted(ids[::5])):

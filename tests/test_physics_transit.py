@@ -88,3 +88,31 @@ def test_impact_parameter_round_trip_and_supersampling():
     assert supersample_for(0.4 / 60, 1 / 60) == 1
     assert supersample_for(2.4 / 60, 1 / 60) == 3
     assert supersample_for(1.0, 1 / 60) == 15
+
+
+@pytest.mark.parametrize("k,u1,u2", [(0.1, 0.4, 0.25), (0.15, 0.7, 0.1), (0.05, 0.1, 0.4)])
+@pytest.mark.parametrize("b", [0.0, 0.5, 0.9, 1.02])
+def test_whole_light_curves_match_an_independent_radial_integration(k, u1, u2, b):
+    """Ingress, egress and grazing chords included: batman vs tests/independent_transit.py."""
+    from independent_transit import light_curve, quadratic_law
+
+    geometry = TransitGeometry.from_impact(3.0, 4.0, 10.0, b)
+    times = np.linspace(1.5, 4.5, 1201)
+    expected = light_curve(times, 3.0, 4.0, 10.0, geometry.inc_deg, k, quadratic_law(u1, u2))
+    assert expected.min() < 1.0  # the chord transits
+    assert_physics_close(transit_flux(times, geometry, k, u1, u2), expected, "quadrature")
+
+
+def test_exposure_averaging_matches_independent_supersampling():
+    from independent_transit import light_curve, quadratic_law
+
+    geometry = TransitGeometry.from_impact(3.0, 4.0, 10.0, 0.4)
+    times = np.linspace(1.2, 4.8, 181)  # ingress and egress included
+    exposure = 10.0 / 60  # 10 minutes
+    expected = light_curve(
+        times, 3.0, 4.0, 10.0, geometry.inc_deg, 0.12, quadratic_law(0.5, 0.2), exposure, 15
+    )
+    got = transit_flux(times, geometry, 0.12, 0.5, 0.2, exposure_h=exposure, supersample=15)
+    assert_physics_close(got, expected, "quadrature")
+    # and the averaging matters at this exposure: the instantaneous curve differs
+    assert np.max(np.abs(transit_flux(times, geometry, 0.12, 0.5, 0.2) - expected)) > 1e-4

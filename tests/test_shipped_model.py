@@ -18,6 +18,7 @@ from spectramind.repro.manifest import bundle_provenance, environment_fields
 from spectramind.repro.shipped import (
     ShippedModelError,
     check_same_science,
+    fit_selection_of,
     import_model,
     verify_model,
 )
@@ -78,6 +79,34 @@ def test_verify_model_refuses_a_changed_snapshot_or_a_missing_record(tmp_path: P
     (ckpt.parent / "training-record.json").unlink()
     with pytest.raises(ShippedModelError, match=r"training-record\.json"):
         verify_model(ckpt)
+
+
+def test_the_fit_settings_the_model_was_trained_with_travel_with_it(tmp_path: Path):
+    """A model trained on fits made with fit_select's settings ships them; the record vouches
+    for them, and a folder without them (or with others) is refused."""
+    ckpt = model_folder(tmp_path / "model")
+    record_file = ckpt.parent / "training-record.json"
+    record = json.loads(record_file.read_text())
+    shipped_fit = ckpt.parent / "fit-selected.json"
+    # settings the record does not list: nothing vouches for them
+    shipped_fit.write_text('{"config": {"drift_degree": 2}}\n')
+    with pytest.raises(ShippedModelError, match="lists no fit selection"):
+        verify_model(ckpt)
+    entry = {
+        "path": "artifacts/fit_select/selected.json",
+        "size": shipped_fit.stat().st_size,
+        "sha256": hashlib.sha256(shipped_fit.read_bytes()).hexdigest(),
+    }
+    record_file.write_text(json.dumps({**record, "inputs": [entry]}))
+    verify_model(ckpt)
+    assert fit_selection_of(ckpt) == str(shipped_fit)
+    shipped_fit.write_text('{"config": {"drift_degree": 3}}\n')  # other settings, same size
+    with pytest.raises(TamperedInputError, match=r"fit-selected\.json"):
+        verify_model(ckpt)
+    shipped_fit.unlink()
+    with pytest.raises(ShippedModelError, match=r"expected fit-selected\.json"):
+        verify_model(ckpt)
+    assert fit_selection_of(ckpt) is None
 
 
 def test_record_of_another_stage_vouches_for_nothing(tmp_path: Path):

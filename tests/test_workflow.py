@@ -137,8 +137,10 @@ def test_every_stage_records_one_run(tiny_run: Run) -> None:
     }
     n_visits = len(list((tiny_run.workdir / "artifacts/calib").rglob("*.npz")))
     n_planets = len(list((tiny_run.workdir / "artifacts/fit").rglob("*.npz")))
-    # one record per job: simulate, visits, planets, train, 2 predicts, submit, score, report
-    assert len(records) == 1 + n_visits + n_planets + 6
+    # one record per job: simulate, visits, fit_select, planets, train, 2 predicts, submit,
+    # score, report
+    assert len(records) == 1 + n_visits + 1 + n_planets + 6
+    assert sum(r["rule"] == "fit_select" for r in records) == 1
 
 
 def test_records_are_complete_and_match_the_files(tiny_run: Run) -> None:
@@ -327,9 +329,10 @@ def test_real_data_folder_failure_until_and_resume(tiny_run: Run, tmp_path: Path
     [
         (("--config", "unknwon_key=1"), "", "unknwon_key"),
         (("--configfile", "bad.yaml"), "train:\n  holdout_fraction: a fifth\n", "holdout_fraction"),
-        (("--configfile", "bad.yaml"), "fit:\n  ld_u1_range: [0.1]\n", "ld_u1_range"),
+        (("--configfile", "bad.yaml"), "fit:\n  ld_prior_sigma: [0.1]\n", "ld_prior_sigma"),
+        (("--configfile", "bad.yaml"), "fit:\n  ld_u1_range: [0.0, 0.8]\n", "ld_u1_range"),
     ],
-    ids=["unknown-key", "wrong-type", "range-of-one"],
+    ids=["unknown-key", "wrong-type", "pair-of-one", "retired-fit-key"],
 )
 def test_invalid_config_is_refused_before_any_job(
     tmp_path: Path, args: tuple[str, ...], bad_yaml: str, key: str

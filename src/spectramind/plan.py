@@ -15,7 +15,9 @@ again; files added inside an existing planet folder during a run are not seen.
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from spectramind.data import layout, reader
@@ -85,3 +87,11 @@ def raw_inputs_of_visit(
     paths.append(os.path.join(str(data_dir), layout.ADC_INFO_CSV))
     paths.append(os.path.join(str(data_dir), layout.AXIS_INFO_PARQUET))
     return paths
+
+
+def selection_subset(planet_ids: Sequence[int], n: int, seed: int) -> list[int]:
+    """Up to ``n`` planet ids, the smallest SHA-256("select:<seed>:<id>"), ascending: the train
+    planets rule fit_select fits (a fixed hash of the ids, so adding planets keeps most)."""
+    ids = sorted({int(p) for p in planet_ids})
+    key = {p: hashlib.sha256(f"select:{int(seed)}:{p}".encode()).digest() for p in ids}
+    return sorted(sorted(ids, key=key.__getitem__)[: max(0, n)])

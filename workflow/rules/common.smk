@@ -23,6 +23,12 @@ SIMULATED = config["data_dir"] == ""
 # and by the import_model job) replaces simulate and train; only the test split is read.
 PREDICT_ONLY = config["model"] != ""
 DATA_DIR = "data/synthetic" if SIMULATED else config["data_dir"]
+# The fit settings the train planets chose (rule fit_select). Predict-only runs read the one
+# shipped with the model (spectramind.repro.shipped.FIT_SELECTION), verified against its
+# training record, and fit no train planet.
+SELECTED_FIT = "artifacts/fit_select/selected.json"
+SHIPPED_FIT = shipped.fit_selection_of(config["model"]) if PREDICT_ONLY else None
+FIT_SELECT = config["fit_select"]["planets"] > 0 and not PREDICT_ONLY
 # Before any job, also in dry runs: cores, calibration steps, the data folder's layout and
 # tables; one line and exit 2 on the first problem (spectramind.preflight).
 if workflow.is_main_process:
@@ -125,10 +131,53 @@ def get_calibrate_steps():
     return json.dumps(config["calibrate"]["steps"], sort_keys=True)
 
 
-def get_ld_range(key):
-    """config["fit"][key] as the two arguments LOW HIGH of spectramind fit."""
-    low, high = config["fit"][key]
-    return [repr(float(low)), repr(float(high))]
+def get_fit_config():
+    """config["fit"] as the JSON of spectramind fit --fit-config."""
+    return json.dumps(config["fit"], sort_keys=True)
+
+
+def get_fit_candidates():
+    """config["fit_select"]["candidates"] as the JSON of spectramind fit-select --candidates."""
+    return json.dumps(config["fit_select"]["candidates"], sort_keys=True)
+
+
+def get_selection_visits(wildcards):
+    """Calibrated visits of the train planets fit_select fits (a seeded subset)."""
+    visits = plan.planet_visits(get_dataset(), "train")
+    planets = plan.selection_subset(
+        list(visits), config["fit_select"]["planets"], seed=0
+    )
+    return [plan.calibrated_path("train", p, v) for p in planets for v in visits[p]]
+
+
+def get_fit_selection(wildcards):
+    """The chosen fit settings: fit_select's output, the file shipped with a predict-only
+    model, or nothing (selection off, fit_select.planets: 0)."""
+    if FIT_SELECT:
+        return SELECTED_FIT
+    return SHIPPED_FIT or []
+
+
+def get_fit_args():
+    """The fit settings as arguments of spectramind fit (a list, quoted per item): the chosen
+    file, or config["fit"] itself."""
+    chosen = SELECTED_FIT if FIT_SELECT else SHIPPED_FIT
+    if chosen:
+        return ["--fit-config-file", chosen]
+    return ["--fit-config", get_fit_config()]
+
+
+def get_spectral_prior_flag():
+    """config["train"]["spectral_prior"] as the spectramind train flag."""
+    return (
+        "--spectral-prior"
+        if config["train"]["spectral_prior"]
+        else "--no-spectral-prior"
+    )
+
+
+def get_wavelengths(wildcards):
+    return f"{get_dataset()}/wavelengths.csv"
 
 
 def get_simulate_variant_args(wildcards):

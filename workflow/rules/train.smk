@@ -6,6 +6,8 @@ rule train:
         fits=get_fits("train"),
         labels=get_labels,
         star_info=get_star_info_of("train"),
+        # the fit settings the fits used: hashed in the train record, shipped with the model
+        selected=get_fit_selection,
     output:
         artifacts.checkpoint_path(),
     log:
@@ -22,9 +24,11 @@ rule train:
         seed=config["seed"],
         holdout=config["train"]["holdout_fraction"],
         device=config["train"]["device"],
+        n_folds=config["train"]["n_folds"],
+        prior=get_spectral_prior_flag(),
     shell:
         "spectramind run-stage --stage train --rule train --threads {threads} --log {log:q}"
         " --wildcards {params.wildcards:q} --input {input:q} --output {output:q} -- "
         "spectramind train --features {input.fits:q} --labels {input.labels:q}"
         " --star-info {input.star_info:q} --seed {params.seed:q} --holdout-fraction {params.holdout:q}"
-        " --device {params.device:q} --out {output:q}"
+        " --device {params.device:q} --n-folds {params.n_folds:q} {params.prior:q} --out {output:q}"

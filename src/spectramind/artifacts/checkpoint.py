@@ -1,7 +1,8 @@
 """The checkpoint: ``artifacts/ckpt/model.pt``, written by train, read by predict and bundle.
 
 A plain dict of tensors and primitive types (``torch.load(..., weights_only=True)``) whose
-``format`` names its layout (:data:`CHECKPOINT_FORMAT` for :mod:`spectramind.model.train`),
+``format`` names its layout (:data:`CHECKPOINT_FORMAT` for :mod:`spectramind.model.train`,
+:data:`CROSSFIT_FORMAT` for :mod:`spectramind.model.crossfit`),
 carrying its config, input normalisation, spectral basis, the SHA-256 of every input file and
 the hold-out planet ids. It stays a dict, not a dataclass, because its bytes are the
 reproducibility proof: the same seed must give the same file. torch is imported only here and
@@ -21,6 +22,10 @@ from spectramind.errors import DataFormatError
 from spectramind.io import atomic_path
 
 CHECKPOINT_FORMAT = "spectramind.model/1"
+# K cross-fitted members, the spectral prior and the calibrated sigma scales
+# (spectramind.model.crossfit); predict, bundle and the determinism check read both layouts.
+CROSSFIT_FORMAT = "spectramind.model.crossfit/1"
+FORMATS = (CHECKPOINT_FORMAT, CROSSFIT_FORMAT)
 # Keys every checkpoint of CHECKPOINT_FORMAT carries (checked on reading).
 REQUIRED_KEYS = ("format", "config", "model_args", "state_dict", "normalisation", "holdout_ids")
 
@@ -44,7 +49,7 @@ def write_checkpoint(checkpoint: dict[str, Any], path: Path | str) -> str:
 
 
 def read_checkpoint(
-    path: Path | str, verify: bool = True, formats: tuple[str, ...] = (CHECKPOINT_FORMAT,)
+    path: Path | str, verify: bool = True, formats: tuple[str, ...] = FORMATS
 ) -> dict[str, Any]:
     """Read a checkpoint with ``weights_only=True`` (tensors and primitives only).
 

@@ -40,18 +40,32 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=int,
         help="host threads of a CUDA run (on CPU always 1: same bytes for any thread count)",
     )
+    parser.add_argument(
+        "--n-folds",
+        type=int,
+        help="cross-fitted members (default 5; <= 1: one model with the hold-out calibration)",
+    )
+    parser.add_argument(
+        "--spectral-prior",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="combine with a spectral prior learned from the train labels (default on)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     """learn a correction of the physics depths and per-wavelength sigmas (torch)
 
-    Train the learned stage on the physics fits of labelled planets. A seeded fraction of
-    planets is held out for early stopping; their ids are stored in the checkpoint for
-    'spectramind predict --planets holdout'.
+    Train the learned stage on the physics fits of labelled planets: K cross-fitted models
+    (each trained on K - 1 folds, predicting the fold it did not see), a spectral prior learned
+    from the labels, and sigmas calibrated on the out-of-fold predictions, which 'spectramind
+    predict --planets holdout' reproduces. With --n-folds 1, one model whose seeded hold-out
+    fraction gives early stopping and the calibration.
     """
     from spectramind.model.config import load_config
+    from spectramind.model.crossfit import train_model
     from spectramind.model.data import load_planets
-    from spectramind.model.train import save_checkpoint, train
+    from spectramind.model.train import save_checkpoint
 
     cfg = load_config(
         args.config,
@@ -60,10 +74,12 @@ def run(args: argparse.Namespace) -> int:
             "holdout_fraction": args.holdout_fraction,
             "device": args.device,
             "threads": args.threads,
+            "n_folds": args.n_folds,
+            "spectral_prior": args.spectral_prior,
         },
     )
     table = load_planets(feature_paths(args), args.star_info, args.labels)
-    checkpoint = train(cfg, table)
+    checkpoint = train_model(cfg, table)
     sha256 = save_checkpoint(checkpoint, args.out)
     log.info("wrote %s (sha256 %s, device %s)", args.out, sha256, checkpoint["device"])
     return 0

@@ -687,11 +687,29 @@ def read_star_info(data_dir: Path | str, split: str) -> dict[int, dict[str, floa
 
 def read_wavelengths(data_dir: Path | str) -> np.ndarray:
     """``wavelengths.csv``: wl_1..wl_283 [micron], shape (283,)."""
-    path = Path(data_dir) / layout.WAVELENGTHS_CSV
+    return read_wavelengths_csv(Path(data_dir) / layout.WAVELENGTHS_CSV)
+
+
+def read_wavelengths_csv(path: Path | str) -> np.ndarray:
+    """A ``wavelengths.csv`` at any path: wl_1..wl_283 [micron], shape (283,), finite and > 0."""
+    path = Path(path)
     _, rows = _read_csv_rows(path, layout.WL_COLUMNS)
-    if len(rows) != 1:
-        raise DataFormatError(f"{path}: expected exactly one data row, found {len(rows)}")
-    return np.array([float(v) for v in rows[0]], dtype=np.float64)
+    if len(rows) != 1 or len(rows[0]) != len(layout.WL_COLUMNS):
+        raise DataFormatError(
+            f"{path}: expected exactly one data row of {len(layout.WL_COLUMNS)} values, "
+            f"found {len(rows)} row(s)"
+        )
+    try:
+        values = np.array([float(v) for v in rows[0]], dtype=np.float64)
+    except ValueError as err:
+        raise DataFormatError(f"{path}: expected numeric wavelengths ({err})") from err
+    if not np.all(np.isfinite(values) & (values > 0)):
+        bad = int(np.flatnonzero(~(np.isfinite(values) & (values > 0)))[0])
+        raise DataFormatError(
+            f"{path}: expected finite positive wavelengths, found {rows[0][bad]!r} in "
+            f"{layout.WL_COLUMNS[bad]}"
+        )
+    return values
 
 
 def read_sample_submission_ids(data_dir: Path | str) -> list[int]:

@@ -436,8 +436,28 @@ def compare(committed: str, derived: str, path: str = DVC_YAML) -> list[str]:
             missing, extra = sorted(new[name] - old[name]), sorted(old[name] - new[name])
             lines += [f"  stage {name}: dependency missing: {dep}" for dep in missing]
             lines += [f"  stage {name}: not a dependency: {dep}" for dep in extra]
-    lines += difflib.unified_diff(
-        committed.splitlines(), derived.splitlines(), f"{path} (committed)", f"{path} (derived)",
-        lineterm="",
-    )  # fmt: skip
+    lines += unified_diff(
+        committed.splitlines(), derived.splitlines(), f"{path} (committed)", f"{path} (derived)"
+    )
     return lines
+
+
+def unified_diff(old: list[str], new: list[str], old_name: str, new_name: str) -> list[str]:
+    """``difflib.unified_diff`` (3 lines of context) without difflib's "popular line" heuristic.
+
+    In a sequence of 200 lines or more, difflib treats a line that occurs in over 1 % of it as
+    junk; a dependency every stage lists is such a line, and the diff of one dropped line then
+    shows whole stages moved. Every line counts here, so the diff shows what changed.
+    """
+    matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
+    out = [f"--- {old_name}", f"+++ {new_name}"]
+    for group in matcher.get_grouped_opcodes(3):
+        i1, i2, j1, j2 = group[0][1], group[-1][2], group[0][3], group[-1][4]
+        out.append(f"@@ -{i1 + 1},{i2 - i1} +{j1 + 1},{j2 - j1} @@")
+        for tag, a1, a2, b1, b2 in group:
+            if tag == "equal":
+                out += [f" {line}" for line in old[a1:a2]]
+                continue
+            out += [f"-{line}" for line in old[a1:a2]]  # replace or delete
+            out += [f"+{line}" for line in new[b1:b2]]  # replace or insert
+    return out

@@ -47,6 +47,17 @@ class TrainConfig:
     # as the correction fits the train residuals). Needs >= 10 hold-out planets.
     calibrate_sigma: bool = True
 
+    # --- cross-fitting and the spectral prior (spectramind.model.crossfit) ----------------------
+    # Members trained on K - 1 of K folds of the train planets; each predicts its own fold, and
+    # those out-of-fold predictions set one sigma scale per instrument. The test prediction
+    # averages the members. <= 1: one model with the hold-out calibration above (no prior).
+    n_folds: int = 5
+    # Combine the prediction with a Gaussian prior over whole spectra learned from the train
+    # labels (principal directions + out-of-fold residual), pooling the channels.
+    spectral_prior: bool = True
+    # The most principal directions the prior may keep (the count is chosen out of fold).
+    prior_max_components: int = 20
+
     # --- optimisation ---------------------------------------------------------------------------
     max_epochs: int = 600  # passes over the train fold
     batch_size: int = 64  # planets per step
@@ -69,7 +80,7 @@ class TrainConfig:
         for name in ("max_epochs", "batch_size", "hidden"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"train.{name}: expected >= 1, found {getattr(self, name)}")
-        for name in ("smooth_degree", "n_pca", "warmup_epochs", "patience"):
+        for name in ("smooth_degree", "n_pca", "warmup_epochs", "patience", "n_folds"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"train.{name}: expected >= 0, found {getattr(self, name)}")
         if self.sigma_min_ppm <= 0 or self.sigma_floor_init_ppm <= 0:

@@ -88,6 +88,29 @@ class SpectralCorrector(nn.Module):
         sigma = variance.sqrt() * log_planet_scale.exp() * self.sigma_scale  # (B, W)
         return mu, sigma
 
+    def noise_parts(
+        self,
+        inputs: torch.Tensor,
+        depth: torch.Tensor,
+        depth_err: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The prediction split by noise structure, all (B, W) [ppm]: mu, the independent
+        per-wavelength variance and the common-mode vector u (shared by all wavelengths), so
+        that ``sigma^2 = independent + u^2`` as in :meth:`forward` (inputs clipped alike)."""
+        x = (self.raw_inputs(inputs, depth, depth_err) - self.x_mean) / self.x_std  # (B, D)
+        x = x.clamp(-INPUT_CLIP, INPUT_CLIP)  # (B, D)
+        out = self.mlp(x)  # (B, K + 2)
+        coef, log_common, log_planet_scale = out[:, :-2], out[:, -2:-1], out[:, -1:]
+        mu = depth * (1.0 + self.gain) + (coef * self.coef_scale) @ self.basis  # (B, W)
+        scale = log_planet_scale.exp() * self.sigma_scale  # (B, W)
+        independent = (
+            (self.log_err_scale.exp() * depth_err) ** 2
+            + (self.sigma_floor_init_ppm * self.log_floor.exp()) ** 2
+            + self.sigma_min_ppm**2
+        ) * scale**2  # (B, W)
+        common = self.common_ppm * log_common.exp() * scale  # (B, W)
+        return mu, independent, common
+
 
 def gaussian_nll(
     mu: torch.Tensor, sigma: torch.Tensor, target: torch.Tensor, weights: torch.Tensor

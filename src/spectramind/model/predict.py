@@ -9,9 +9,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from spectramind.artifacts.checkpoint import read_checkpoint as load_checkpoint
+from spectramind.artifacts.checkpoint import CROSSFIT_FORMAT, read_checkpoint
 from spectramind.artifacts.predictions import write_predictions
 from spectramind.errors import DataFormatError
+from spectramind.model.crossfit import predict_crossfit
 from spectramind.model.data import DEPTH_UNIT, PlanetTable
 from spectramind.model.net import SpectralCorrector
 from spectramind.model.train import select_device
@@ -19,6 +20,14 @@ from spectramind.model.train import select_device
 log = logging.getLogger(__name__)
 
 PLANET_SETS = ("all", "holdout")
+
+
+def load_checkpoint(path: Path | str, verify: bool = True) -> dict:
+    """A trained model: one network (``spectramind.model/1``) or cross-fitted members
+    (:data:`~spectramind.artifacts.checkpoint.CROSSFIT_FORMAT`), read and checked by
+    :func:`spectramind.artifacts.checkpoint.read_checkpoint` (``verify``: against the record
+    of the train job that wrote it)."""
+    return read_checkpoint(path, verify)
 
 
 def model_from_checkpoint(checkpoint: dict) -> SpectralCorrector:
@@ -58,19 +67,21 @@ def select_planets(checkpoint: dict, table: PlanetTable, planets: str) -> Planet
 
 @torch.no_grad()
 def predict(
-    checkpoint: dict, table: PlanetTable, device: str = "auto"
+    checkpoint: dict, table: PlanetTable, device: str = "auto", planets: str = "all"
 ) -> tuple[np.ndarray, np.ndarray]:
     """mu, sigma (n, W) float64 in (Rp/Rs)^2 as NumPy arrays; mu >= 0, sigma > 0, both finite.
 
     ``device``: auto (CUDA when torch sees a GPU, else CPU), cpu or cuda; chosen and recorded
-    by :func:`spectramind.model.train.select_device`, as in training.
+    by :func:`spectramind.model.train.select_device`, as in training. A cross-fitted checkpoint
+    (:mod:`spectramind.model.crossfit`) predicts on the CPU; ``planets="holdout"`` then gives
+    each train planet the out-of-fold prediction of the member that did not see it.
     """
-    expected = checkpoint["normalisation"]["input_names"]
-    if table.input_names != expected:
-        raise DataFormatError(
-            f"fit files give {len(table.input_names)} inputs, the checkpoint was trained on "
-            f"{len(expected)} ({expected[:3]}...)"
-        )
+    if checkpoint.get("format") == CROSSFIT_FORMAT:
+        _check_inputs(checkpoint, table)
+        select_device("cpu")
+        mu, sigma = predict_crossfit(checkpoint, table, planets)
+        return _finish(mu, sigma)
+    _check_inputs(checkpoint, table)
     torch_device = select_device(device)
     model = model_from_checkpoint(checkpoint).to(torch_device)
 
@@ -90,8 +101,22 @@ def predict(
     ]
     mu = torch.cat([m for m, _ in rows])  # (n, W) [ppm]
     sigma = torch.cat([s for _, s in rows])  # (n, W) [ppm]
-    mu = np.clip(mu.double().cpu().numpy() / DEPTH_UNIT, 0.0, None)  # (n, W)
-    sigma = sigma.double().cpu().numpy() / DEPTH_UNIT  # (n, W)
+    return _finish(mu.double().cpu().numpy(), sigma.double().cpu().numpy())
+
+
+def _check_inputs(checkpoint: dict, table: PlanetTable) -> None:
+    expected = checkpoint["normalisation"]["input_names"]
+    if table.input_names != expected:
+        raise DataFormatError(
+            f"fit files give {len(table.input_names)} inputs, the checkpoint was trained on "
+            f"{len(expected)} ({expected[:3]}...)"
+        )
+
+
+def _finish(mu_ppm: np.ndarray, sigma_ppm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(n, W) [ppm] -> (Rp/Rs)^2 with mu clipped at 0; refuses non-finite or sigma <= 0."""
+    mu = np.clip(mu_ppm / DEPTH_UNIT, 0.0, None)  # (n, W)
+    sigma = sigma_ppm / DEPTH_UNIT  # (n, W)
     if not (np.all(np.isfinite(mu)) and np.all(np.isfinite(sigma)) and np.all(sigma > 0)):
         raise DataFormatError("the model produced non-finite or non-positive predictions")
     return mu, sigma
@@ -110,7 +135,7 @@ def run_predict(
 
     checkpoint = load_checkpoint(checkpoint_path)
     table = select_planets(checkpoint, load_planets(feature_paths, star_info_path), planets)
-    mu, sigma = predict(checkpoint, table, device)
+    mu, sigma = predict(checkpoint, table, device, planets)
     write_predictions(out, table.planet_id, mu, sigma, checkpoint_path, planets)
     log.info("wrote predictions for %d planets to %s", len(table.planet_id), out)
     return len(table.planet_id)

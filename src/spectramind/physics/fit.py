@@ -2,12 +2,19 @@
 
 Steps for each visit (:func:`fit_visit`):
 
-1. valid bins (finite flux and error, good channel quality) and the drift basis;
+1. valid bins (finite flux and error, good channel quality);
 2. white light curves: FGS1 (column 0) and the sum of the fully valid AIRS channels;
 3. box search for the transit (t0 start, S/N check), then the joint geometry fit
-   (:mod:`.geometry`) with the star info as priors;
-4. AIRS limb darkening on wavelength bins, smoothed in wavelength (:mod:`.spectrum`);
-5. batched Gauss-Newton depths of all 283 channels with the geometry fixed.
+   (:mod:`.geometry`) with the star info as priors and physical limb darkening with a
+   grey-atmosphere prior at the dataset's wavelengths (:mod:`.limb_darkening`);
+4. the drift degree of each instrument chosen by cross-validation (:mod:`.drift`) and the
+   geometry refitted with it;
+5. AIRS limb darkening on wavelength bins, smoothed in wavelength (:mod:`.spectrum`);
+6. batched Gauss-Newton depths of FGS1 and the 282 AIRS channels with the geometry fixed; the
+   FGS1 error includes the white-light fit's geometry and limb-darkening uncertainty.
+
+Wavelengths come from the dataset (``wavelengths.csv``), times from the calibrated visit
+(the ``axis_info`` clock).
 
 Visits are combined by inverse-variance weighting per wavelength (:func:`combine_visits`).
 Nothing raises on bad data: a failed step falls back to flux-ratio depths with a large sigma
@@ -19,7 +26,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -27,7 +34,10 @@ import numpy as np
 from spectramind import __version__
 from spectramind.artifacts.fits import PlanetFit
 from spectramind.data.layout import N_WAVELENGTHS, target_wavelengths_um
+from spectramind.errors import DataFormatError
 from spectramind.physics import fallback as fb
+from spectramind.physics.config import FitConfig
+from spectramind.physics.drift import select_drift_degree
 from spectramind.physics.geometry import (
     GeometryPrior,
     WhiteCurve,
@@ -36,7 +46,9 @@ from spectramind.physics.geometry import (
     prior_duration_h,
 )
 from spectramind.physics.lightcurves import VisitLightCurves, drift_basis, valid_bins
+from spectramind.physics.limb_darkening import LimbDarkeningPrior, clip_physical
 from spectramind.physics.spectrum import (
+    ChannelDepths,
     fit_binned_limb_darkening,
     fit_channel_depths,
     smooth_drift,
@@ -47,6 +59,8 @@ from spectramind.physics.transit import (
     supersample_for,
     transit_duration_h,
 )
+
+__all__ = ["FEATURE_NAMES", "FitConfig", "PlanetFit", "VisitFit", "fit_planet", "fit_visit"]
 
 log = logging.getLogger(__name__)
 
@@ -81,66 +95,19 @@ FEATURE_NAMES = (
     "visit_chi2_red",
     "fallback",
     "fallback_fraction",
+    "airs_white_depth_err_marginal",
+    "airs_white_depth_err_conditional",
+    "fgs_depth_err_conditional",
+    "fgs_drift_degree",
+    "airs_drift_degree",
+    "fgs_ld_prior_pull",
+    "airs_ld_prior_pull",
+    "fgs_u1_prior",
+    "fgs_u2_prior",
+    "airs_channel_white_offset",
+    "airs_ld_bins_prior_pull",
     *(f"star_{name}" for name in STAR_FEATURES),
 )
-
-
-@dataclass(frozen=True)
-class FitConfig:
-    """Settings of the physics fit (all dimensionless unless stated).
-
-    drift_degree: Legendre degree of the multiplicative drift in time, per curve/channel.
-    use_regressors: add the visit's jitter regressors to the drift basis.
-    a_prior_frac: 1-sigma of the a/R* prior as a fraction of the star-info sma.
-    inc_prior_deg: 1-sigma of the inclination prior [deg] (converted to impact parameter).
-    n_starts: optimizer starts of the geometry fit (different impact parameters).
-    ld_bins: AIRS wavelength bins for limb darkening; ld_degree: polynomial degree in lambda.
-    gn_iterations: maximum Gauss-Newton iterations of the channel depths.
-    min_detection_snr: box-search S/N below which the visit has "no transit".
-    bad_quality_bits: channel quality bits that exclude a channel (default: any bit).
-    """
-
-    drift_degree: int = 2
-    use_regressors: bool = True
-    a_prior_frac: float = 0.05
-    inc_prior_deg: float = 0.5
-    n_starts: int = 3
-    ld_bins: int = 8
-    ld_degree: int = 2
-    gn_iterations: int = 8
-    min_detection_snr: float = 7.0
-    bad_quality_bits: int = 0xFFFF
-    # AIRS drift smooth in wavelength: per-channel drift coefficients are replaced by a
-    # polynomial of this degree in wavelength and the depths refitted with only a per-channel
-    # normalisation free; -1 keeps an independent drift per channel.
-    drift_wavelength_degree: int = 1
-    # Range of the quadratic limb-darkening coefficients, (low, high) each: FORMAT.md section 8
-    # documents u1 in 0..0.8 and u2 in 0..0.4 for the real data. Free (u1, u2) are degenerate
-    # with the depth when the chord does not cross the stellar centre (impact b > ~0.7): the
-    # unbounded white-light fits of such planets drifted to u2 < 0 or u1 > 0.8 and took every
-    # channel's depth with them (common-mode errors up to 1200 ppm at full size).
-    ld_u1_bounds: tuple[float, float] = (0.0, 0.8)
-    ld_u2_bounds: tuple[float, float] = (0.0, 0.4)
-
-    def __post_init__(self) -> None:
-        from spectramind.errors import ConfigError
-
-        for name in ("ld_u1_bounds", "ld_u2_bounds"):
-            value = tuple(getattr(self, name))
-            if not (
-                len(value) == 2
-                and all(math.isfinite(float(v)) for v in value)
-                and float(value[0]) < float(value[1])
-            ):
-                raise ConfigError(
-                    f"fit {name}: expected (low, high) with finite low < high, found {value}"
-                )
-            object.__setattr__(self, name, (float(value[0]), float(value[1])))
-
-    @property
-    def ld_bounds(self) -> tuple[tuple[float, float], tuple[float, float]]:
-        """((u1 low, u1 high), (u2 low, u2 high)) for the geometry and spectrum fits."""
-        return (self.ld_u1_bounds, self.ld_u2_bounds)
 
 
 @dataclass(frozen=True)
@@ -203,11 +170,38 @@ def _fallback_visit(
     )
 
 
+def check_wavelengths(wavelengths_um: np.ndarray | None, source: str = "wavelengths") -> np.ndarray:
+    """The 283 target wavelengths [micron] the fit uses; None: FORMAT.md's documented grid.
+
+    Raises :class:`DataFormatError` unless there are 283 finite positive values with the AIRS
+    part (wl_2..wl_283) strictly ascending.
+    """
+    if wavelengths_um is None:
+        return target_wavelengths_um()
+    wl = np.asarray(wavelengths_um, dtype=np.float64)
+    if wl.shape != (N_WAVELENGTHS,) or not np.all(np.isfinite(wl)) or not np.all(wl > 0):
+        raise DataFormatError(
+            f"{source}: expected {N_WAVELENGTHS} finite positive wavelengths [micron], "
+            f"found shape {wl.shape}"
+        )
+    if not np.all(np.diff(wl[1:]) > 0):
+        raise DataFormatError(f"{source}: expected wl_2..wl_283 strictly ascending")
+    return wl
+
+
 def fit_visit(
-    lc: VisitLightCurves, star: Mapping[str, float], config: FitConfig | None = None
+    lc: VisitLightCurves,
+    star: Mapping[str, float],
+    config: FitConfig | None = None,
+    wavelengths_um: np.ndarray | None = None,
 ) -> VisitFit:
-    """Fit one visit (see module docstring). Never raises on bad data; never returns NaN."""
+    """Fit one visit (see module docstring). Never raises on bad data; never returns NaN.
+
+    ``wavelengths_um``: (283,) wl_1..wl_283 [micron] of the dataset (``wavelengths.csv``);
+    None uses FORMAT.md's documented grid.
+    """
     config = config or FitConfig()
+    wavelengths = check_wavelengths(wavelengths_um)
     time_h = np.where(np.isfinite(lc.time_h), lc.time_h, np.nan)
     with np.errstate(all="ignore"):
         valid = valid_bins(lc, config.bad_quality_bits)
@@ -224,7 +218,9 @@ def fit_visit(
         )
     time_h = np.where(finite_t, time_h, t_mid)
     try:
-        return _fit_visit(lc, time_h, valid, prior, t14_prior, config, reasons, diagnostics)
+        return _fit_visit(
+            lc, time_h, valid, prior, t14_prior, star, wavelengths, config, reasons, diagnostics
+        )
     except _VisitFailure as err:
         reasons.append(str(err))
         return _fallback_visit(lc, valid, err.t0_h, err.t14_h, reasons, diagnostics)
@@ -242,20 +238,120 @@ class _VisitFailure(Exception):
         self.t14_h = t14_h
 
 
+def _ld_priors(
+    lc: VisitLightCurves,
+    star: Mapping[str, float],
+    wavelengths: np.ndarray,
+    airs_full: np.ndarray,
+    config: FitConfig,
+) -> dict[str, LimbDarkeningPrior | None]:
+    """Grey-atmosphere (u1, u2) priors of the FGS1 and AIRS white curves (None: no prior)."""
+    if min(config.ld_prior_sigma) <= 0:
+        return {"fgs": None, "airs_white": None}
+    teff = float(star.get("Ts", float("nan")))
+    fgs = LimbDarkeningPrior.grey(wavelengths[:1], teff, config.ld_prior_sigma)
+    if airs_full.size:
+        with np.errstate(all="ignore"):
+            share = np.nanmedian(lc.flux[:, airs_full], axis=0)
+        airs = LimbDarkeningPrior.grey(wavelengths[airs_full], teff, config.ld_prior_sigma, share)
+    else:
+        airs = LimbDarkeningPrior.grey(wavelengths[1:], teff, config.ld_prior_sigma)
+    return {"fgs": fgs, "airs_white": airs}
+
+
+def _detect(
+    time_h: np.ndarray,
+    white: WhiteCurve,
+    basis: np.ndarray,
+    regressors: np.ndarray | None,
+    t14_prior: float,
+    auto_drift: bool,
+    config: FitConfig,
+):
+    """Box search for the transit with a drift basis the data choose.
+
+    A first search with the most flexible drift locates the dip; the drift degree is then
+    cross-validated with that box as the transit model and the search repeated with it, so a
+    curved drift cannot pass for a transit and a flexible polynomial does not eat the dip.
+    """
+    detection = detect_transit(time_h, white, basis, t14_prior)
+    if not auto_drift:
+        return detection
+    box = (np.abs(time_h - detection.t0_h) < 0.4 * t14_prior).astype(np.float64)
+    model = 1.0 - max(detection.depth, 0.0) * box
+    choice = select_drift_degree(
+        time_h,
+        white.flux,
+        white.flux_err,
+        white.valid,
+        model,
+        regressors,
+        config.drift_degree_max,
+        regressor_order=config.regressor_order,
+    )
+    return detect_transit(time_h, white, choice.basis(time_h, regressors), t14_prior)
+
+
+def _select_bases(
+    time_h: np.ndarray,
+    lc: VisitLightCurves,
+    curves: list[WhiteCurve],
+    geo,
+    exposure: float,
+    supersample: int,
+    regressors: np.ndarray | None,
+    config: FitConfig,
+    diagnostics: dict[str, float],
+) -> dict[str, np.ndarray]:
+    """Per-curve drift bases with the degree chosen by cross-validation (:mod:`.drift`)."""
+    curve = TransitCurve(time_h, geo.geometry, exposure, supersample)
+    bases = {}
+    for c, white in zip(curves, geo.curves, strict=True):
+        theta = np.array([white.rp_over_rs, white.u1, white.u2])
+        model = curve.flux(*theta)
+        steps = np.array([1e-4, 1e-3, 1e-3])
+        derivatives = np.column_stack(
+            [
+                (curve.flux(*(theta + step * np.eye(3)[i])) - model) / step
+                for i, step in enumerate(steps)
+            ]
+        )  # (n, 3): d model / d (rp/R*, u1, u2)
+        choice = select_drift_degree(
+            time_h,
+            c.flux,
+            c.flux_err,
+            c.valid,
+            model,
+            regressors,
+            config.drift_degree_max,
+            transit_columns=derivatives,
+            regressor_order=config.regressor_order,
+        )
+        diagnostics[f"{c.name}_drift_degree"] = float(choice.degree)
+        diagnostics[f"{c.name}_drift_ramp_tau_h"] = (
+            float(choice.ramp_tau_h) if choice.ramp_tau_h is not None else 0.0
+        )
+        bases[c.name] = choice.basis(time_h, regressors)
+    return bases
+
+
 def _fit_visit(
     lc: VisitLightCurves,
     time_h: np.ndarray,
     valid: np.ndarray,
     prior: GeometryPrior,
     t14_prior: float,
+    star: Mapping[str, float],
+    wavelengths: np.ndarray,
     config: FitConfig,
     reasons: list[str],
     diagnostics: dict[str, float],
 ) -> VisitFit:
     t_mid = 0.5 * (time_h.min() + time_h.max())
-    basis = drift_basis(
-        time_h, lc.regressors if config.use_regressors else None, config.drift_degree
-    )
+    regressors = lc.regressors if config.use_regressors else None
+    auto_drift = config.drift_degree < 0
+    start_degree = config.drift_degree_max if auto_drift else config.drift_degree
+    basis = drift_basis(time_h, regressors, start_degree, None, config.regressor_order)
     bin_width = float(np.median(np.diff(np.sort(time_h)))) if time_h.size > 1 else 0.0
     supersample = supersample_for(bin_width, t14_prior / 240.0)
     exposure = bin_width if supersample > 1 else 0.0
@@ -263,7 +359,7 @@ def _fit_visit(
     curves, airs_full = _white_curves(lc, valid)
     if not curves:
         raise _VisitFailure("no valid FGS1 or AIRS white light curve", t_mid, t14_prior)
-    detection = detect_transit(time_h, curves[-1], basis, t14_prior)
+    detection = _detect(time_h, curves[-1], basis, regressors, t14_prior, auto_drift, config)
     diagnostics["detection_snr"] = detection.snr
     diagnostics["detected_t0_h"] = detection.t0_h
     if not detection.snr >= config.min_detection_snr:
@@ -272,6 +368,8 @@ def _fit_visit(
             detection.t0_h if detection.snr >= 3 else t_mid,
             t14_prior,
         )
+    ld_priors = _ld_priors(lc, star, wavelengths, airs_full, config)
+    curve_priors = [ld_priors[c.name] for c in curves]
     geo = fit_geometry(
         time_h,
         curves,
@@ -282,8 +380,28 @@ def _fit_visit(
         n_starts=config.n_starts,
         exposure_h=exposure,
         supersample=supersample,
-        ld_bounds=config.ld_bounds,
+        ld_priors=curve_priors,
     )
+    bases = {c.name: basis for c in curves}
+    if auto_drift:
+        bases = _select_bases(
+            time_h, lc, curves, geo, exposure, supersample, regressors, config, diagnostics
+        )
+        if any(not np.array_equal(b, basis) for b in bases.values()):
+            geo = fit_geometry(
+                time_h,
+                curves,
+                [bases[c.name] for c in curves],
+                prior,
+                detection.t0_h,
+                detection.depth,
+                exposure_h=exposure,
+                supersample=supersample,
+                ld_priors=curve_priors,
+                start=geo.theta,
+            )
+    airs_basis = bases.get("airs_white", basis)
+    fgs_basis = bases.get("fgs", airs_basis)
     geometry = geo.geometry
     white = {c.name: c for c in geo.curves}
     k_ref = white.get("airs_white", geo.curves[0]).rp_over_rs
@@ -299,9 +417,16 @@ def _fit_visit(
     )
     for c in geo.curves:
         diagnostics[f"{c.name}_depth"] = c.rp_over_rs**2
+        diagnostics[f"{c.name}_depth_err_marginal"] = c.depth_err
+        diagnostics[f"{c.name}_depth_err_conditional"] = c.depth_err_conditional
         diagnostics[f"{c.name}_residual_ppm"] = c.residual_ppm
         diagnostics[f"{c.name}_u1"] = c.u1
         diagnostics[f"{c.name}_u2"] = c.u2
+        p = ld_priors.get(c.name)
+        if p is not None:
+            diagnostics[f"{c.name}_ld_prior_pull"] = float(
+                np.sqrt(np.sum(p.residuals(c.u1, c.u2) ** 2))
+            )
     span = time_h.max() - time_h.min()
     if not (
         geometry.impact_parameter < 1.0 + k_ref
@@ -317,53 +442,75 @@ def _fit_visit(
         )
 
     curve = TransitCurve(time_h, geometry, exposure, supersample)
-    wavelengths = target_wavelengths_um()
-    fgs_u = (white["fgs"].u1, white["fgs"].u2) if "fgs" in white else (0.4, 0.2)
+    teff = float(star.get("Ts", float("nan")))
+
+    def bin_prior(wl: np.ndarray, share: np.ndarray) -> LimbDarkeningPrior:
+        return LimbDarkeningPrior.grey(wl, teff, config.ld_prior_sigma, share)
+
+    grey_airs = ld_priors["airs_white"] or bin_prior(wavelengths[1:], np.ones(N_WAVELENGTHS - 1))
     airs_u_default = (
-        (white["airs_white"].u1, white["airs_white"].u2) if "airs_white" in white else (0.2, 0.1)
+        (white["airs_white"].u1, white["airs_white"].u2)
+        if "airs_white" in white
+        else (grey_airs.u1, grey_airs.u2)
     )
+    grey_fgs = ld_priors["fgs"] or bin_prior(wavelengths[:1], np.ones(1))
+    fgs_u = (white["fgs"].u1, white["fgs"].u2) if "fgs" in white else (grey_fgs.u1, grey_fgs.u2)
     bins = fit_binned_limb_darkening(
         curve,
         lc.flux[:, 1:],
         lc.flux_err[:, 1:],
         valid[:, 1:],
         wavelengths[1:],
-        basis,
+        airs_basis,
         config.ld_bins,
         k_ref,
-        airs_u_default,
-        ld_bounds=config.ld_bounds,
+        ld_prior=bin_prior if min(config.ld_prior_sigma) > 0 else None,
     )
     law = smooth_limb_darkening(bins, config.ld_degree, airs_u_default)
     if bins.wavelength_um.size < min(config.ld_bins, max(airs_full.size, 1)):
         reasons.append(f"limb darkening from {bins.wavelength_um.size} of {config.ld_bins} bins")
-    u1_airs, u2_airs = law.evaluate(wavelengths[1:])
-    # The smooth law may overshoot the documented range between or beyond its bins.
-    u1_airs = np.clip(u1_airs, *config.ld_u1_bounds)
-    u2_airs = np.clip(u2_airs, *config.ld_u2_bounds)
+    # The smooth law may leave the physical region between or beyond its bins.
+    u1_airs, u2_airs = clip_physical(*law.evaluate(wavelengths[1:]))
     u1 = np.concatenate([[fgs_u[0]], u1_airs])
     u2 = np.concatenate([[fgs_u[1]], u2_airs])
 
     depth_init = np.full(N_WAVELENGTHS, k_ref**2)
     if "fgs" in white:
         depth_init[0] = white["fgs"].rp_over_rs ** 2
-    channels = fit_channel_depths(
+    fgs_channel = fit_channel_depths(
         curve,
-        lc.flux,
-        lc.flux_err,
-        valid,
-        basis,
-        u1,
-        u2,
-        depth_init,
+        lc.flux[:, :1],
+        lc.flux_err[:, :1],
+        valid[:, :1],
+        fgs_basis,
+        u1[:1],
+        u2[:1],
+        depth_init[:1],
         iterations=config.gn_iterations,
     )
-    if config.drift_wavelength_degree >= 0 and channels.drift_coef is not None:
-        channels = _refit_with_smooth_drift(
-            curve, lc, valid, basis, u1, u2, channels, wavelengths, config
+    airs_channels = fit_channel_depths(
+        curve,
+        lc.flux[:, 1:],
+        lc.flux_err[:, 1:],
+        valid[:, 1:],
+        airs_basis,
+        u1[1:],
+        u2[1:],
+        depth_init[1:],
+        iterations=config.gn_iterations,
+    )
+    if config.drift_wavelength_degree >= 0 and airs_channels.drift_coef is not None:
+        airs_channels = _refit_with_smooth_drift(
+            curve, lc, valid, airs_basis, u1[1:], u2[1:], airs_channels, wavelengths[1:], config
         )
+    channels = _concatenate_channels(fgs_channel, airs_channels)
+    depth_err_channels = channels.depth_err.copy()
+    if "fgs" in white and np.isfinite(white["fgs"].depth_err) and channels.ok[0]:
+        # FGS1 is one band: its limb darkening is fitted from its own light curve, so the
+        # geometry and limb-darkening uncertainty of the white-light fit belongs in its error.
+        depth_err_channels[0] = max(depth_err_channels[0], white["fgs"].depth_err)
     depth = np.where(channels.ok, channels.depth, np.nan)
-    err = np.where(channels.ok, channels.depth_err, np.nan)
+    err = np.where(channels.ok, depth_err_channels, np.nan)
     bad = ~channels.ok
     if bad.any():
         fd, fe = fb.ratio_depth(time_h, lc.flux, lc.flux_err, valid, geometry.t0_h, t14)
@@ -386,6 +533,7 @@ def _fit_visit(
         else float("nan"),
         supersample=float(supersample),
     )
+    diagnostics.update(_consistency(lc, airs_full, channels, white, bins, bin_prior, config))
     inc = geometry.inc_deg
     return VisitFit(
         visit=lc.visit,
@@ -405,6 +553,7 @@ def _fit_visit(
         limb_darkening={
             "law": "quadratic",
             "fgs": [float(fgs_u[0]), float(fgs_u[1])],
+            "fgs_prior": [grey_fgs.u1, grey_fgs.u2],
             "airs_model": "polynomial in x = (lambda_um - center_um) / scale_um",
             "airs_center_um": law.center_um,
             "airs_scale_um": law.scale_um,
@@ -413,25 +562,59 @@ def _fit_visit(
             "airs_bins_um": bins.wavelength_um.tolist(),
             "airs_bins_u1": bins.u1.tolist(),
             "airs_bins_u2": bins.u2.tolist(),
+            "fgs_wavelength_um": float(wavelengths[0]),
         },
         diagnostics=diagnostics,
+    )
+
+
+def _consistency(lc, airs_full, channels, white, bins, bin_prior, config) -> dict[str, float]:
+    """Warning signs of a drift or limb-darkening model the visit does not fit.
+
+    ``airs_channel_white_offset``: flux-weighted mean of the AIRS channel depths minus the AIRS
+    white-light depth (the white curve is the sum of those channels, so the two agree when the
+    per-channel model holds); ``airs_ld_bins_prior_pull``: RMS over the AIRS bins of their
+    (u1, u2) distance from the prior in prior sigmas (bins absorbing a drift wander off).
+    """
+    out: dict[str, float] = {}
+    ok = channels.ok[1:][airs_full - 1] if airs_full.size else np.zeros(0, bool)
+    if "airs_white" in white and ok.any():
+        with np.errstate(all="ignore"):
+            share = np.nanmedian(lc.flux[:, airs_full], axis=0)
+        share = np.where(ok & np.isfinite(share) & (share > 0), share, 0.0)
+        if share.sum() > 0:
+            mean = float(np.sum(share * channels.depth[airs_full]) / share.sum())
+            out["airs_channel_white_offset"] = mean - white["airs_white"].rp_over_rs ** 2
+    if bins.wavelength_um.size and min(config.ld_prior_sigma) > 0:
+        pulls = [
+            float(np.sum(bin_prior(np.array([w]), np.ones(1)).residuals(a, b) ** 2))
+            for w, a, b in zip(bins.wavelength_um, bins.u1, bins.u2, strict=True)
+        ]
+        out["airs_ld_bins_prior_pull"] = float(np.sqrt(np.mean(pulls)))
+    return out
+
+
+def _concatenate_channels(first: ChannelDepths, second: ChannelDepths) -> ChannelDepths:
+    """Channel results of two fits side by side (their drift bases may differ: no drift_coef)."""
+    return ChannelDepths(
+        *(
+            np.concatenate([getattr(first, name), getattr(second, name)])
+            for name in ("depth", "depth_err", "chi2_red", "residual_ppm", "ok")
+        )
     )
 
 
 def _refit_with_smooth_drift(curve, lc, valid, basis, u1, u2, channels, wavelengths, config):
     """AIRS depths refitted with the drift smooth in wavelength (see :func:`smooth_drift`).
 
-    FGS1 (column 0) keeps its own free drift. Channels whose refit fails keep the first fit.
+    All arrays are the AIRS channels only (columns 1..282 of the visit). Channels whose refit
+    fails keep the first fit.
     """
     airs = slice(1, None)
-    ok = channels.ok[airs]
-    weight = np.where(ok, 1.0 / np.where(ok, channels.depth_err[airs], 1.0) ** 2, 0.0)
+    ok = channels.ok
+    weight = np.where(ok, 1.0 / np.where(ok, channels.depth_err, 1.0) ** 2, 0.0)
     drift = smooth_drift(
-        basis,
-        channels.drift_coef[airs],
-        weight,
-        wavelengths[airs],
-        config.drift_wavelength_degree,
+        basis, channels.drift_coef, weight, wavelengths, config.drift_wavelength_degree
     )  # (n, 282)
     if not np.all(np.isfinite(drift)) or np.any(drift <= 0):
         return channels
@@ -441,20 +624,17 @@ def _refit_with_smooth_drift(curve, lc, valid, basis, u1, u2, channels, waveleng
         lc.flux_err[:, airs] / drift,
         valid[:, airs],
         basis[:, :1],
-        u1[airs],
-        u2[airs],
-        channels.depth[airs],
+        u1,
+        u2,
+        channels.depth,
         iterations=config.gn_iterations,
     )
     use = refit.ok
-    merged = {}
-    for name in ("depth", "depth_err", "chi2_red", "residual_ppm"):
-        values = getattr(channels, name).copy()
-        values[1:] = np.where(use, getattr(refit, name), values[1:])
-        merged[name] = values
-    ok_all = channels.ok.copy()
-    ok_all[1:] = channels.ok[1:] | use
-    return replace(channels, **merged, ok=ok_all)
+    merged = {
+        name: np.where(use, getattr(refit, name), getattr(channels, name))
+        for name in ("depth", "depth_err", "chi2_red", "residual_ppm")
+    }
+    return replace(channels, **merged, ok=channels.ok | use)
 
 
 def combine_visits(fits: Sequence[VisitFit]) -> tuple[np.ndarray, np.ndarray, float]:
@@ -530,6 +710,17 @@ def planet_features(
         "visit_chi2_red": visit_chi2,
         "fallback": float(any(f.fallback for f in fits)),
         "fallback_fraction": float(np.mean([f.channel_fallback.mean() for f in fits])),
+        "airs_white_depth_err_marginal": d.get("airs_white_depth_err_marginal"),
+        "airs_white_depth_err_conditional": d.get("airs_white_depth_err_conditional"),
+        "fgs_depth_err_conditional": d.get("fgs_depth_err_conditional"),
+        "fgs_drift_degree": d.get("fgs_drift_degree"),
+        "airs_drift_degree": d.get("airs_drift_degree"),
+        "fgs_ld_prior_pull": d.get("fgs_ld_prior_pull"),
+        "airs_ld_prior_pull": d.get("airs_ld_prior_pull"),
+        "fgs_u1_prior": ld.get("fgs_prior", [None, None])[0],
+        "fgs_u2_prior": ld.get("fgs_prior", [None, None])[1],
+        "airs_channel_white_offset": d.get("airs_channel_white_offset"),
+        "airs_ld_bins_prior_pull": d.get("airs_ld_bins_prior_pull"),
     }
     for name in STAR_FEATURES:
         values[f"star_{name}"] = star.get(name)
@@ -542,12 +733,15 @@ def fit_planet(
     config: FitConfig | None = None,
     planet_id: int | None = None,
     split: str | None = None,
+    wavelengths_um: np.ndarray | None = None,
 ) -> PlanetFit:
     """Fit every visit of one planet and combine them (the ``spectramind fit`` logic).
 
     Args:
         visits: one or more calibrated visits of the same planet.
         star: the planet's star-info row (Rs, Ms, Ts, Mp, e, P [days], sma [R*], i [deg]).
+        wavelengths_um: (283,) the dataset's wl_1..wl_283 [micron] (``wavelengths.csv``);
+            None: FORMAT.md's documented grid.
 
     Returns:
         :class:`PlanetFit` with finite depth/depth_err (283,) and features
@@ -556,7 +750,8 @@ def fit_planet(
     config = config or FitConfig()
     if not visits:
         raise ValueError("fit_planet needs at least one visit")
-    fits = [fit_visit(lc, star, config) for lc in visits]
+    wavelengths = check_wavelengths(wavelengths_um)
+    fits = [fit_visit(lc, star, config, wavelengths) for lc in visits]
     depth, depth_err, visit_chi2 = combine_visits(fits)
     features = planet_features(fits, depth, depth_err, visit_chi2, star)
     if planet_id is None:
@@ -584,7 +779,8 @@ def fit_planet(
             for f in fits
         ],
         "feature_names": list(FEATURE_NAMES),
-        "config": asdict(config),
+        "config": config.to_dict(),
+        "wavelengths_um": [float(v) for v in wavelengths],
         "spectramind_version": __version__,
     }
     meta = _json_safe(meta)

@@ -1,7 +1,8 @@
 """Transit geometry (mid-transit, a/R*, impact parameter) from white light curves.
 
 FGS1 and the AIRS white light curve are fitted jointly: shared geometry, per-curve rp/R* and
-quadratic limb darkening, per-curve multiplicative drift (Legendre polynomial in time plus
+quadratic limb darkening (restricted to the physical region, with a grey-atmosphere prior,
+:mod:`.limb_darkening`), per-curve multiplicative drift (Legendre polynomial in time plus
 jitter regressors) solved linearly inside the residual (variable projection, Golub & Pereyra
 1973), Gaussian priors on a/R* and b from the star info, bounded trust-region least squares
 (scipy ``least_squares``) from several starts.
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import least_squares
 
+from spectramind.physics.limb_darkening import LimbDarkeningPrior, u_from_q
 from spectramind.physics.transit import TransitCurve, TransitGeometry, transit_duration_h
 
 log = logging.getLogger(__name__)
@@ -24,10 +26,6 @@ log = logging.getLogger(__name__)
 DEFAULT_A_OVER_RS = 10.8  # train mean of sma (FORMAT.md section 4), used when star info lacks it
 DEFAULT_INC_DEG = 88.5
 DEFAULT_PERIOD_DAYS = 5.2
-# Wide box for the quadratic limb-darkening coefficients ((u1 low, u1 high), (u2 low, u2 high)):
-# only keeps the optimizer finite. :class:`spectramind.physics.fit.FitConfig` passes the range
-# that FORMAT.md section 8 documents for the real data instead.
-WIDE_LD_BOUNDS = ((-0.2, 1.5), (-0.8, 1.0))
 
 
 @dataclass(frozen=True)
@@ -77,6 +75,8 @@ class WhiteFit:
     u2: float
     chi2_red: float
     residual_ppm: float
+    depth_err: float = math.nan  # 1-sigma of (rp/R*)^2, geometry and limb darkening marginalised
+    depth_err_conditional: float = math.nan  # the same with every other parameter held fixed
 
 
 @dataclass(frozen=True)
@@ -90,6 +90,7 @@ class GeometryFit:
     curves: tuple[WhiteFit, ...]
     chi2_red: float
     n_evaluations: int
+    theta: np.ndarray | None = None  # the optimum's parameter vector (a start for a refit)
 
 
 @dataclass(frozen=True)
@@ -143,43 +144,69 @@ def detect_transit(
     return Detection(float(grid[best]), float(-amp[best]), float(np.sqrt(dchi2[best])))
 
 
+def impact_starts(prior_impact: float, n_starts: int) -> list[float]:
+    """Impact parameters the geometry optimiser starts from: the star-info value, then the
+    midpoints of ``n_starts - 1`` equal slices of 0..1 (b is uniform there for transiting
+    orbits of random orientation)."""
+    n_more = max(0, n_starts - 1)
+    return [float(prior_impact)] + [(i + 0.5) / n_more for i in range(n_more)]
+
+
+def _curve_bases(basis: np.ndarray | Sequence[np.ndarray], n_curves: int) -> list[np.ndarray]:
+    if isinstance(basis, np.ndarray):
+        return [basis] * n_curves
+    bases = list(basis)
+    if len(bases) != n_curves:
+        raise ValueError(f"expected {n_curves} drift bases, found {len(bases)}")
+    return bases
+
+
 def fit_geometry(
     time_h: np.ndarray,
     curves: Sequence[WhiteCurve],
-    basis: np.ndarray,
+    basis: np.ndarray | Sequence[np.ndarray],
     prior: GeometryPrior,
     t0_init_h: float,
     depth_init: float,
     n_starts: int = 3,
     exposure_h: float = 0.0,
     supersample: int = 1,
-    ld_bounds: tuple[tuple[float, float], tuple[float, float]] = WIDE_LD_BOUNDS,
+    ld_priors: Sequence[LimbDarkeningPrior | None] | None = None,
+    start: np.ndarray | None = None,
 ) -> GeometryFit:
     """Joint bounded least-squares fit of the geometry to ``curves`` (see module docstring).
 
-    Parameters: [t0 (h), a/R*, b] + [rp/R*, u1, u2] per curve, u1 and u2 inside ``ld_bounds``
-    ((u1 low, u1 high), (u2 low, u2 high)). Raises ``RuntimeError`` when no start gives a finite
-    solution.
+    Parameters: [t0 (h), a/R*, b] + [rp/R*, q1, q2] per curve, with Kipping's (q1, q2) in the
+    unit square (every physical quadratic law, :mod:`.limb_darkening`) and a Gaussian prior on
+    (u1, u2) per curve where ``ld_priors`` gives one. ``basis``: one (n, p) drift basis for all
+    curves or one per curve. ``start``: a previous solution's parameter vector (one start from
+    there instead of ``n_starts``). Raises ``RuntimeError`` when no start gives a finite solution.
     """
     if not curves:
         raise RuntimeError("no valid white light curve")
+    bases = _curve_bases(basis, len(curves))
+    ld_priors = list(ld_priors) if ld_priors is not None else [None] * len(curves)
     sqrt_ws = [np.where(c.valid, 1.0 / np.where(c.valid, c.flux_err, 1.0), 0.0) for c in curves]
     fluxes = [np.where(c.valid, c.flux, 0.0) for c in curves]
     t_lo, t_hi = float(np.nanmin(time_h)), float(np.nanmax(time_h))
     a_lo, a_hi = max(1.5, 0.25 * prior.a_over_rs), 4.0 * prior.a_over_rs
-    (u1_lo, u1_hi), (u2_lo, u2_hi) = ld_bounds
-    lower = [t_lo, a_lo, 0.0] + [0.005, u1_lo, u2_lo] * len(curves)
-    upper = [t_hi, a_hi, 1.3] + [0.5, u1_hi, u2_hi] * len(curves)
+    lower = np.array([t_lo, a_lo, 0.0] + [0.005, 0.0, 0.0] * len(curves))
+    upper = np.array([t_hi, a_hi, 1.3] + [0.5, 1.0, 1.0] * len(curves))
     k0 = float(np.clip(math.sqrt(max(depth_init, 1e-5)), 0.01, 0.45))
+
+    def curve_ld(theta: np.ndarray, i: int) -> tuple[float, float]:
+        return u_from_q(theta[4 + 3 * i], theta[5 + 3 * i])
 
     def residuals(theta: np.ndarray) -> np.ndarray:
         geometry = TransitGeometry.from_impact(theta[0], prior.period_days, theta[1], theta[2])
         curve_model = TransitCurve(time_h, geometry, exposure_h, supersample)
         parts = []
-        for i, (flux, sw) in enumerate(zip(fluxes, sqrt_ws, strict=True)):
-            k, u1, u2 = theta[3 + 3 * i : 6 + 3 * i]
-            _, res = weighted_projection(basis, curve_model.flux(k, u1, u2), flux, sw)
+        for i, (flux, sw, b) in enumerate(zip(fluxes, sqrt_ws, bases, strict=True)):
+            u1, u2 = curve_ld(theta, i)
+            _, res = weighted_projection(b, curve_model.flux(theta[3 + 3 * i], u1, u2), flux, sw)
             parts.append(res)
+            if ld_priors[i] is not None:
+                parts.append(ld_priors[i].residuals(u1, u2))
         parts.append(
             np.array(
                 [
@@ -190,19 +217,26 @@ def fit_geometry(
         )
         return np.concatenate(parts)
 
-    impacts = [prior.impact, 0.2, 0.6, 0.0, 0.85][: max(1, n_starts)]
-    u_start = [0.5 * (u1_lo + u1_hi), 0.5 * (u2_lo + u2_hi)]  # centre of the limb-darkening box
+    if start is not None:
+        starts = [np.asarray(start, dtype=np.float64)]
+    else:
+        q_start = []
+        for p in ld_priors:
+            q_start += [k0, *(p.q_start if p is not None else (0.5, 0.5))]  # square centre
+        starts = [
+            np.array([t0_init_h, prior.a_over_rs, b0, *q_start])
+            for b0 in impact_starts(prior.impact, n_starts)
+        ]
     best = None
     n_eval = 0
-    for b0 in impacts:
-        x0 = np.array([t0_init_h, prior.a_over_rs, b0] + [k0, *u_start] * len(curves))
-        x0 = np.clip(x0, np.array(lower) + 1e-9, np.array(upper) - 1e-9)
+    for x0 in starts:
+        x0 = np.clip(x0, lower + 1e-9, upper - 1e-9)
         try:
             result = least_squares(
                 residuals, x0, bounds=(lower, upper), x_scale="jac", method="trf", max_nfev=300
             )
         except (ValueError, np.linalg.LinAlgError, FloatingPointError) as err:
-            log.debug("geometry start b0=%.2f failed: %s", b0, err)
+            log.debug("geometry start b0=%.2f failed: %s", x0[2], err)
             continue
         n_eval += int(result.nfev)
         if np.all(np.isfinite(result.x)) and np.isfinite(result.cost):
@@ -218,26 +252,44 @@ def fit_geometry(
             geometry.t0_h, geometry.period_days, geometry.a_over_rs, 180.0 - geometry.inc_deg
         )
     curve_model = TransitCurve(time_h, geometry, exposure_h, supersample)
-    fits = []
-    chi2_total, dof_total = 0.0, 0
-    for i, (c, flux, sw) in enumerate(zip(curves, fluxes, sqrt_ws, strict=True)):
-        k, u1, u2 = (float(v) for v in theta[3 + 3 * i : 6 + 3 * i])
-        _, res = weighted_projection(basis, curve_model.flux(k, u1, u2), flux, sw)
-        n = int(c.valid.sum())
-        dof = max(n - basis.shape[1] - 3, 1)
-        chi2 = float(res @ res)
-        chi2_total += chi2
-        dof_total += dof
-        rms = float(np.sqrt(np.mean((res[c.valid] * c.flux_err[c.valid]) ** 2))) * 1e6
-        fits.append(WhiteFit(c.name, k, u1, u2, chi2 / dof, rms))
-    dof_total = max(dof_total - 3, 1)
-    chi2_red = chi2_total / dof_total
+    chi2s, dofs, rmss = [], [], []
+    for i, (c, flux, sw, b) in enumerate(zip(curves, fluxes, sqrt_ws, bases, strict=True)):
+        u1, u2 = curve_ld(theta, i)
+        _, res = weighted_projection(b, curve_model.flux(theta[3 + 3 * i], u1, u2), flux, sw)
+        chi2s.append(float(res @ res))
+        dofs.append(max(int(c.valid.sum()) - b.shape[1] - 3, 1))
+        rmss.append(float(np.sqrt(np.mean((res[c.valid] * c.flux_err[c.valid]) ** 2))) * 1e6)
+    chi2_red = sum(chi2s) / max(sum(dofs) - 3, 1)
+    # Marginal errors: the covariance of every parameter (geometry, rp/R*, limb darkening within
+    # its prior) from the Jacobian at the optimum, scaled by the reduced chi2 when above 1.
+    # Conditional depth errors: rp/R* alone, everything else held at the optimum.
     jac = best.jac
+    scale = max(chi2_red, 1e-2)
     try:
-        cov = np.linalg.pinv(jac.T @ jac) * max(chi2_red, 1e-2)
+        cov = np.linalg.pinv(jac.T @ jac) * scale
         errs = np.sqrt(np.clip(np.diag(cov), 0.0, None))
     except np.linalg.LinAlgError:
         errs = np.full(theta.size, np.nan)
+    fits = []
+    for i, c in enumerate(curves):
+        k = float(theta[3 + 3 * i])
+        u1, u2 = curve_ld(theta, i)
+        column = jac[:, 3 + 3 * i]
+        k_err_conditional = (
+            math.sqrt(scale / float(column @ column)) if column @ column > 0 else math.nan
+        )
+        fits.append(
+            WhiteFit(
+                c.name,
+                k,
+                u1,
+                u2,
+                chi2s[i] / dofs[i],
+                rmss[i],
+                depth_err=2.0 * k * float(errs[3 + 3 * i]),
+                depth_err_conditional=2.0 * k * k_err_conditional,
+            )
+        )
     return GeometryFit(
         geometry=geometry,
         t0_err_h=float(errs[0]),
@@ -246,6 +298,7 @@ def fit_geometry(
         curves=tuple(fits),
         chi2_red=float(chi2_red),
         n_evaluations=n_eval,
+        theta=theta.copy(),
     )
 
 

@@ -18,13 +18,15 @@ channel's reduced chi2.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import least_squares
 
 from spectramind.physics.fallback import quiet_nan
-from spectramind.physics.geometry import WIDE_LD_BOUNDS, weighted_projection
+from spectramind.physics.geometry import weighted_projection
+from spectramind.physics.limb_darkening import LimbDarkeningPrior, u_from_q
 from spectramind.physics.transit import TransitCurve
 
 log = logging.getLogger(__name__)
@@ -81,6 +83,12 @@ class ChannelDepths:
     drift_coef: np.ndarray | None = None
 
 
+def _u_jacobian(q1: float, q2: float) -> np.ndarray:
+    """d(u1, u2) / d(q1, q2) of :func:`~spectramind.physics.limb_darkening.u_from_q` (2, 2)."""
+    root = np.sqrt(max(q1, 1e-12))
+    return np.array([[q2 / root, 2.0 * root], [(1.0 - 2.0 * q2) / (2.0 * root), -2.0 * root]])
+
+
 def fit_binned_limb_darkening(
     curve: TransitCurve,
     flux: np.ndarray,
@@ -90,13 +98,13 @@ def fit_binned_limb_darkening(
     basis: np.ndarray,
     n_bins: int,
     rp_init: float,
-    u_init: tuple[float, float] = (0.2, 0.1),
-    ld_bounds: tuple[tuple[float, float], tuple[float, float]] = WIDE_LD_BOUNDS,
+    ld_prior: Callable[[np.ndarray, np.ndarray], LimbDarkeningPrior] | None = None,
 ) -> BinnedLimbDarkening:
     """Fit (rp, u1, u2) with the geometry fixed on ``n_bins`` contiguous wavelength bins.
 
-    Only channels valid in every time bin enter (so the bin sums have no gaps). u1 and u2 stay
-    inside ``ld_bounds`` ((u1 low, u1 high), (u2 low, u2 high)).
+    Only channels valid in every time bin enter (so the bin sums have no gaps). (u1, u2) stay in
+    the physical region (Kipping's q1, q2 in the unit square); ``ld_prior(wavelengths, flux
+    shares)`` gives each bin's Gaussian prior (None: no prior).
 
     Args:
         flux, flux_err, valid: (n, m) channel light curves (any normalisation per channel).
@@ -106,8 +114,7 @@ def fit_binned_limb_darkening(
     index = np.flatnonzero(full)
     groups = [g for g in np.array_split(index, max(1, min(n_bins, index.size))) if g.size]
     out = {key: [] for key in ("wl", "k", "u1", "u2", "s1", "s2")}
-    (u1_lo, u1_hi), (u2_lo, u2_hi) = ld_bounds
-    lower, upper = [0.005, u1_lo, u2_lo], [0.5, u1_hi, u2_hi]
+    lower, upper = np.array([0.005, 0.0, 0.0]), np.array([0.5, 1.0, 1.0])
     for group in groups:
         # Normalise channels to unit median before summing, so bright channels do not dominate
         # the effective wavelength.
@@ -115,11 +122,17 @@ def fit_binned_limb_darkening(
         f = (flux[:, group] / scale).sum(axis=1)
         e = np.sqrt(((flux_err[:, group] / scale) ** 2).sum(axis=1))
         sw = 1.0 / e
+        prior = ld_prior(wavelength_um[group], np.ones(group.size)) if ld_prior else None
 
-        def residuals(theta: np.ndarray, f: np.ndarray = f, sw: np.ndarray = sw) -> np.ndarray:
-            return weighted_projection(basis, curve.flux(*theta), f, sw)[1]
+        def residuals(
+            theta: np.ndarray, f: np.ndarray = f, sw: np.ndarray = sw, prior=prior
+        ) -> np.ndarray:
+            u1, u2 = u_from_q(theta[1], theta[2])
+            res = weighted_projection(basis, curve.flux(theta[0], u1, u2), f, sw)[1]
+            return res if prior is None else np.concatenate([res, prior.residuals(u1, u2)])
 
-        x0 = np.clip([rp_init, *u_init], np.array(lower) + 1e-6, np.array(upper) - 1e-6)
+        q_start = prior.q_start if prior is not None else (0.5, 0.5)  # square centre
+        x0 = np.clip([rp_init, *q_start], lower + 1e-6, upper - 1e-6)
         try:
             res = least_squares(residuals, x0, bounds=(lower, upper), x_scale="jac", max_nfev=200)
         except (ValueError, np.linalg.LinAlgError) as err:
@@ -129,13 +142,16 @@ def fit_binned_limb_darkening(
             continue
         dof = max(f.size - basis.shape[1] - 3, 1)
         chi2_red = 2.0 * res.cost / dof
-        cov = np.linalg.pinv(res.jac.T @ res.jac) * max(chi2_red, MIN_CHI2_SCALE)
+        cov_q = np.linalg.pinv(res.jac.T @ res.jac)[1:, 1:] * max(chi2_red, MIN_CHI2_SCALE)
+        jac_u = _u_jacobian(res.x[1], res.x[2])
+        cov_u = jac_u @ cov_q @ jac_u.T
+        u1, u2 = u_from_q(res.x[1], res.x[2])
         out["wl"].append(float(np.mean(wavelength_um[group])))
         out["k"].append(res.x[0])
-        out["u1"].append(res.x[1])
-        out["u2"].append(res.x[2])
-        out["s1"].append(np.sqrt(max(cov[1, 1], 0.0)))
-        out["s2"].append(np.sqrt(max(cov[2, 2], 0.0)))
+        out["u1"].append(u1)
+        out["u2"].append(u2)
+        out["s1"].append(np.sqrt(max(cov_u[0, 0], 0.0)))
+        out["s2"].append(np.sqrt(max(cov_u[1, 1], 0.0)))
     arr = {key: np.asarray(value, dtype=np.float64) for key, value in out.items()}
     return BinnedLimbDarkening(arr["wl"], arr["k"], arr["u1"], arr["u2"], arr["s1"], arr["s2"])
 

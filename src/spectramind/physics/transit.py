@@ -105,7 +105,13 @@ class TransitCurve:
         self._params.u = [0.0, 0.0]
         kwargs = {}
         if supersample > 1 and exposure_h > 0:
-            kwargs = {"supersample_factor": int(supersample), "exp_time": float(exposure_h)}
+            # batman samples linspace(-exp_time/2, exp_time/2, n), end points included; the
+            # exposure mean wants the n sub-interval midpoints, which that grid gives for
+            # exp_time = exposure (n - 1) / n.
+            kwargs = {
+                "supersample_factor": int(supersample),
+                "exp_time": float(exposure_h) * (supersample - 1) / supersample,
+            }
         self._model = batman.TransitModel(
             self._params, np.ascontiguousarray(time_h, dtype=np.float64), **kwargs
         )

@@ -89,7 +89,7 @@ def set_deterministic(
             tf32=torch.backends.cuda.matmul.allow_tf32 or torch.backends.cudnn.allow_tf32,
             float32_matmul_precision=torch.get_float32_matmul_precision(),
         )
-    _set_blas_threads(threads)
+    set_blas_threads(threads)
     settings["kernels"] = effective_kernels()
     for problem in sorted(set(pin_problems(settings["kernels"])) - _WARNED):
         _WARNED.add(problem)  # once per process, not once per call
@@ -99,10 +99,12 @@ def set_deterministic(
     return settings
 
 
-def _set_blas_threads(threads: int) -> None:
+def set_blas_threads(threads: int) -> None:
     """Set the thread count of the OpenBLAS libraries numpy and scipy already loaded.
 
-    ``OPENBLAS_NUM_THREADS`` is read when the library loads; this reaches a loaded one.
+    ``OPENBLAS_NUM_THREADS`` is read when the library loads; this reaches a loaded one. The
+    physics fit calls it with 1: OpenBLAS splits some of its reductions across threads, so its
+    bytes would depend on the thread count (tests/test_cross_cpu.py, two threads under ``lower``).
     """
     import ctypes
     import glob

@@ -6,7 +6,10 @@ A model folder (``spectramind export-model``, the ``model/`` folder of a Kaggle 
 - ``training-record.json``: that job's ``ok`` run-manifest record (run id, git commit, config
   snapshot hash, the checkpoint's size and SHA-256 as it recorded them);
 - ``config-snapshot.yaml``: the frozen config of that run, whose SHA-256 is the record's
-  ``config_sha256``.
+  ``config_sha256``;
+- ``fit-selected.json`` (when the training run chose its fit settings with rule fit_select):
+  the settings its fits used, whose size and SHA-256 are that input's in the record; a
+  predict-only run fits the test planets with them, as the train planets were fitted.
 
 Predict-only runs (config key ``model``) start with :func:`verify_model`: the checkpoint must have
 the size and hash its own training record lists, and the snapshot the hash the record lists, or
@@ -29,8 +32,10 @@ from spectramind.repro.hashing import sha256_file
 from spectramind.repro.lineage import (
     TamperedInputError,
     describe_record,
+    path_key,
     verify_against_record,
     verify_consumed,
+    verify_file,
 )
 from spectramind.repro.manifest import STATUS_OK
 
@@ -39,6 +44,9 @@ log = logging.getLogger(__name__)
 CHECKPOINT = "model.pt"
 TRAINING_RECORD = "training-record.json"
 CONFIG_SNAPSHOT = "config-snapshot.yaml"
+FIT_SELECTION = "fit-selected.json"
+#: Where the workflow writes the chosen fit settings (rule fit_select), as train records list it.
+SELECTED_FIT_INPUT = "artifacts/fit_select/selected.json"
 TRAIN_STAGE = "train"
 #: Config keys that shape the features and predictions: a predict-only run must use the
 #: training run's values, or the checkpoint sees features it was not trained on.
@@ -84,6 +92,41 @@ def read_training_record(path: Path | str) -> dict[str, Any]:
     return record
 
 
+def fit_selection_of(ckpt: Path | str) -> str | None:
+    """The fit settings shipped beside ``ckpt`` (:data:`FIT_SELECTION`), or None."""
+    path = Path(ckpt).parent / FIT_SELECTION
+    return str(path) if path.is_file() else None
+
+
+def recorded_fit_selection(record: dict[str, Any]) -> dict[str, Any] | None:
+    """The ``{path, size, sha256}`` input entry of the chosen fit settings in a train record."""
+    for entry in record.get("inputs") or []:
+        if path_key(entry["path"], record.get("workdir")) == SELECTED_FIT_INPUT:
+            return entry
+    return None
+
+
+def _verify_fit_selection(ckpt: Path, record: dict[str, Any], source: str) -> None:
+    """The shipped fit settings must be the ones the training record lists (both or neither)."""
+    entry = recorded_fit_selection(record)
+    shipped = ckpt.parent / FIT_SELECTION
+    if entry is None:
+        if shipped.is_file():
+            raise ShippedModelError(
+                f"{shipped}: {source} lists no fit selection input ({SELECTED_FIT_INPUT}), "
+                "so nothing vouches for these fit settings"
+            )
+        return
+    if not shipped.is_file():
+        raise ShippedModelError(
+            f"{ckpt.parent}: expected {FIT_SELECTION} (the fit settings {source} was trained "
+            f"with, {SELECTED_FIT_INPUT}), found none"
+        )
+    mismatch = verify_file(shipped, entry, source)
+    if mismatch is not None:
+        raise TamperedInputError([mismatch])
+
+
 def verify_model(ckpt: Path | str) -> dict[str, Any]:
     """Check a shipped checkpoint (and its config snapshot, when present) against its training
     record; return the record. Raises :class:`TamperedInputError` naming the file and both
@@ -105,6 +148,7 @@ def verify_model(ckpt: Path | str) -> dict[str, Any]:
                 f"{snapshot}: sha256 {found}, but {describe_record(record)} recorded config "
                 f"sha256 {record.get('config_sha256')}"
             )
+    _verify_fit_selection(ckpt, record, describe_record(record))
     log.info(
         "%s: sha256 matches %s (git commit %s)", ckpt, describe_record(record), record["git_commit"]
     )
@@ -165,6 +209,16 @@ def export_model(
     for src, name in ((ckpt, CHECKPOINT), (Path(snapshot_src), CONFIG_SNAPSHOT)):
         with atomic_path(out_dir / name) as tmp:
             shutil.copyfile(src, tmp)
+    selection = recorded_fit_selection(record)
+    if selection is not None:  # the fits this model learned from used these settings
+        source = Path(selection["path"])
+        if not source.is_absolute():
+            source = Path(record.get("workdir") or ".") / source
+        mismatch = verify_file(source, selection, describe_record(record))
+        if mismatch is not None:
+            raise TamperedInputError([mismatch])
+        with atomic_path(out_dir / FIT_SELECTION) as tmp:
+            shutil.copyfile(source, tmp)
     with atomic_path(out_dir / TRAINING_RECORD) as tmp:
         Path(tmp).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
     verify_model(out_dir / CHECKPOINT)

@@ -1,0 +1,289 @@
+"""Cross-fitting: K torch members, the spectral-prior posterior, sigmas calibrated out of fold.
+
+The train planets are dealt into K folds (by a seeded hash of the planet id). Member k is the
+ordinary :func:`~spectramind.model.train.train` on the other K - 1 folds (with its own
+early-stopping hold-out), and with the spectral prior learned from their labels
+(:mod:`.spectral_prior`) it predicts fold k, which it never saw. Those out-of-fold predictions
+of every train planet give one sigma scale per instrument (FGS1, AIRS): the RMS z-score of the
+labels, the maximum-likelihood scale. The test prediction averages the K members, combines the
+average with the prior learned from all labels, and applies the scales.
+
+Each member's output is split by noise structure (:meth:`SpectralCorrector.noise_parts`):
+independent per-wavelength noise and a common mode shared by all wavelengths, so the
+posterior does not average away an offset that every channel shares.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+
+import numpy as np
+import torch
+
+from spectramind import metric
+from spectramind.artifacts.checkpoint import CROSSFIT_FORMAT
+from spectramind.errors import DataFormatError
+from spectramind.model.config import TrainConfig
+from spectramind.model.data import DEPTH_UNIT, PlanetTable
+from spectramind.model.spectral_prior import SpectralPrior, fit_spectral_prior, posterior
+
+log = logging.getLogger(__name__)
+
+MIN_CROSSFIT_PLANETS = 4
+# Smallest independent error of a member's prediction, as a fraction of the physics depth_err.
+MIN_ERROR_FRACTION = 0.1
+
+
+def assign_folds(planet_ids: np.ndarray, n_folds: int, seed: int) -> np.ndarray:
+    """Fold (0..n_folds-1) of each planet: ranks of SHA-256("fold:<seed>:<id>") dealt in turn.
+
+    Depends only on the seed and the set of ids, not on their order.
+    """
+    ids = [int(p) for p in planet_ids]
+    keys = [hashlib.sha256(f"fold:{int(seed)}:{p}".encode()).digest() for p in ids]
+    order = sorted(range(len(ids)), key=lambda i: keys[i])
+    folds = np.empty(len(ids), dtype=np.int64)
+    folds[order] = np.arange(len(ids)) % n_folds
+    return folds
+
+
+@torch.no_grad()
+def member_parts(member: dict, table: PlanetTable) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """mu, independent variance, common-mode vector (n, W) [ppm, ppm^2, ppm] of one member."""
+    from spectramind.model.predict import model_from_checkpoint
+
+    model = model_from_checkpoint(member)
+
+    def as_tensor(values: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor(values, dtype=torch.float32)
+
+    # One planet per forward pass (as spectramind.model.predict): a planet's prediction must
+    # not depend on which planets are predicted with it.
+    rows = [
+        model.noise_parts(
+            as_tensor(table.inputs[i : i + 1]),  # (1, F + 8)
+            as_tensor(table.depth[i : i + 1]),  # (1, W) [ppm]
+            as_tensor(table.depth_err[i : i + 1]),  # (1, W) [ppm]
+        )
+        for i in range(len(table.planet_id))
+    ]
+    mu, independent, common = (
+        torch.cat([row[k] for row in rows]).double().numpy() for k in range(3)
+    )  # (n, W) each
+    # A planet unlike the training set (a fallback fit, say) can drive the per-planet sigma
+    # factor towards zero; no correction makes a depth ten times surer than its measurement.
+    independent = np.maximum(independent, (MIN_ERROR_FRACTION * table.depth_err) ** 2)
+    return mu, independent, common
+
+
+NOISE_SCALE_NAMES = ("independent_fgs", "independent_airs", "common_fgs", "common_airs")
+
+
+def _instrument_vector(fgs: float, airs: float, width: int) -> np.ndarray:
+    return np.concatenate([[fgs], np.full(width - 1, airs)])
+
+
+def scaled_noise(
+    independent: np.ndarray, common: np.ndarray, scales: dict[str, float]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The members' noise model with the out-of-fold scales applied (same shapes)."""
+    width = independent.shape[1]
+    a = _instrument_vector(scales["independent_fgs"], scales["independent_airs"], width)
+    b = _instrument_vector(scales["common_fgs"], scales["common_airs"], width)
+    return independent * a**2, common * b
+
+
+def fit_noise_scales(
+    residuals: np.ndarray, independent: np.ndarray, common: np.ndarray
+) -> dict[str, float]:
+    """Maximum-likelihood scales of the noise model from out-of-fold residuals (n, W) [ppm].
+
+    Each planet's residual ``label - mu`` is modelled as N(0, diag(a^2 v) + (b u)(b u)^T) with
+    the member's independent variance v and common-mode vector u, and one scale a and b for
+    FGS1 and for AIRS (four numbers in all): how much independent and how much shared error the
+    members' predictions really carry on planets they never saw. The rank-one covariance has a
+    closed-form inverse and determinant, so the likelihood costs O(n W).
+    """
+    from scipy.optimize import minimize
+
+    def nll(log_scales: np.ndarray) -> float:
+        scales = dict(zip(NOISE_SCALE_NAMES, np.exp(log_scales), strict=True))
+        d, w = scaled_noise(independent, common, scales)
+        wd = w / d
+        denominator = 1.0 + np.sum(w * wd, axis=1)  # (n,)
+        quadratic = np.sum(residuals**2 / d, axis=1) - np.sum(residuals * wd, axis=1) ** 2 / (
+            denominator
+        )
+        log_det = np.sum(np.log(d), axis=1) + np.log(denominator)
+        return float(0.5 * np.sum(quadratic + log_det) / residuals.shape[0])
+
+    result = minimize(
+        nll,
+        np.zeros(len(NOISE_SCALE_NAMES)),
+        method="L-BFGS-B",
+        bounds=[(-5.0, 5.0)] * len(NOISE_SCALE_NAMES),
+    )
+    return {k: float(v) for k, v in zip(NOISE_SCALE_NAMES, np.exp(result.x), strict=True)}
+
+
+def combine(
+    prior: SpectralPrior | None, mu: np.ndarray, independent: np.ndarray, common: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Posterior mean and std (n, W) [ppm] with the prior; without one, the member's own."""
+    if prior is None:
+        return mu, np.sqrt(independent + common**2)
+    return posterior(prior, mu, independent, common)
+
+
+def _prior(cfg: TrainConfig, labels: np.ndarray) -> SpectralPrior | None:
+    if not cfg.spectral_prior:
+        return None
+    return fit_spectral_prior(labels, max_components=cfg.prior_max_components)
+
+
+def train_model(cfg: TrainConfig, data: PlanetTable) -> dict:
+    """The ``spectramind train`` checkpoint: cross-fitted (``cfg.n_folds > 1`` and at least
+    :data:`MIN_CROSSFIT_PLANETS` planets) or one model (:func:`~spectramind.model.train.train`).
+    """
+    from spectramind.model.train import train
+
+    if cfg.n_folds > 1 and data.planet_id.size >= MIN_CROSSFIT_PLANETS:
+        return train_crossfit(cfg, data)
+    return train(cfg, data)
+
+
+def train_crossfit(cfg: TrainConfig, data: PlanetTable) -> dict:
+    """K members, out-of-fold calibration and the prior (module docstring); the checkpoint."""
+    from spectramind.model.train import train
+
+    if data.labels is None:
+        raise DataFormatError("training needs labels (train.csv) for the planets")
+    ids = data.planet_id
+    n_folds = min(cfg.n_folds, ids.size)
+    folds = assign_folds(ids, n_folds, cfg.seed)
+    start = time.perf_counter()
+    members, member_priors, member_ids = [], [], []
+    parts = [np.empty_like(data.labels) for _ in range(3)]  # out-of-fold mu, variance, common
+    for k in range(n_folds):
+        inside, held = ids[folds != k], ids[folds == k]
+        log.info(
+            "cross-fit member %d/%d: %d planets, predicts %d",
+            k + 1,
+            n_folds,
+            inside.size,
+            held.size,
+        )
+        fold_data = data.subset(inside)
+        member = train(cfg, fold_data)
+        rows = np.isin(ids, held)
+        for part, values in zip(parts, member_parts(member, data.subset(held)), strict=True):
+            part[rows] = values
+        members.append(member)
+        member_priors.append(_prior(cfg, fold_data.labels))
+        member_ids.append([int(i) for i in inside])
+    oof_mu, oof_var, oof_common = parts
+    # 1. The noise model's scales from the out-of-fold residuals (independent vs common mode).
+    noise = fit_noise_scales(data.labels - oof_mu, oof_var, oof_common)
+    var, common = scaled_noise(oof_var, oof_common, noise)
+    # 2. The posterior of every planet from its own member's prior, and one sigma scale per
+    #    instrument: the RMS z-score of the labels (the maximum-likelihood scale).
+    oof_mean = np.empty_like(oof_mu)
+    oof_sd = np.empty_like(oof_mu)
+    for k, prior in enumerate(member_priors):
+        rows = folds == k
+        oof_mean[rows], oof_sd[rows] = combine(prior, oof_mu[rows], var[rows], common[rows])
+    z = (data.labels - oof_mean) / oof_sd  # (n, W)
+    scale = {
+        "fgs": float(np.sqrt(np.mean(z[:, 0] ** 2))),
+        "airs": float(np.sqrt(np.mean(z[:, 1:] ** 2))),
+    }
+    naive = metric.NaiveReference.from_labels(data.labels / DEPTH_UNIT)
+    sigma_scale = _instrument_vector(scale["fgs"], scale["airs"], oof_sd.shape[1])
+    breakdown = metric.score_arrays(
+        data.labels / DEPTH_UNIT,
+        np.clip(oof_mean, 0, None) / DEPTH_UNIT,
+        oof_sd * sigma_scale / DEPTH_UNIT,
+        naive,
+    )
+    oof_mu = oof_mean
+    prior = _prior(cfg, data.labels)
+    log.info(
+        "cross-fit: %d members in %.1f s; noise scales %s; out-of-fold z RMS %.3f (FGS1) "
+        "%.3f (AIRS) -> scaled; out-of-fold score %.4f; prior with %d components",
+        n_folds,
+        time.perf_counter() - start,
+        {k: round(v, 3) for k, v in noise.items()},
+        scale["fgs"],
+        scale["airs"],
+        breakdown.score,
+        prior.n_components if prior else 0,
+    )
+    first = members[0]
+    return {
+        "format": CROSSFIT_FORMAT,
+        "config": cfg.to_dict(),
+        "device": first["device"],
+        "determinism": first["determinism"],
+        "torch_version": first["torch_version"],
+        "members": members,
+        "member_train_ids": member_ids,
+        "member_priors": [None if p is None else p.to_dict() for p in member_priors],
+        "noise_scale": noise,
+        "prior": None if prior is None else prior.to_dict(),
+        "sigma_scale": scale,
+        "normalisation": first["normalisation"],
+        "data_sha256": data.data_sha256,
+        "train_ids": [int(i) for i in ids],
+        # every train planet has an out-of-fold prediction: the validation set is all of them
+        "holdout_ids": [int(i) for i in ids],
+        "holdout_diagnostics": {
+            "score": float(breakdown.score),
+            "z_rms_fgs_before_scale": scale["fgs"],
+            "z_rms_airs_before_scale": scale["airs"],
+            "rmse_model_ppm": float(np.sqrt(np.mean((data.labels - oof_mu) ** 2))),
+            "rmse_physics_ppm": float(np.sqrt(np.mean((data.labels - data.depth) ** 2))),
+        },
+    }
+
+
+def _scales(checkpoint: dict, width: int) -> np.ndarray:
+    scale = checkpoint["sigma_scale"]
+    return np.concatenate([[scale["fgs"]], np.full(width - 1, scale["airs"])])
+
+
+def predict_crossfit(
+    checkpoint: dict, table: PlanetTable, planets: str = "all"
+) -> tuple[np.ndarray, np.ndarray]:
+    """mu, sigma (n, W) [ppm]: the members' average with the prior ("all"), or each train
+    planet by the member that did not see it ("holdout")."""
+    members = checkpoint["members"]
+    noise = checkpoint["noise_scale"]
+    width = table.depth.shape[1]
+    if planets == "holdout":
+        mu = np.empty_like(table.depth)
+        sd = np.empty_like(table.depth)
+        for member, seen, prior in zip(
+            members, checkpoint["member_train_ids"], checkpoint["member_priors"], strict=True
+        ):
+            rows = ~np.isin(table.planet_id, seen)
+            if rows.any():
+                prior = None if prior is None else SpectralPrior.from_dict(prior)
+                m, v, c = member_parts(member, table.subset(table.planet_id[rows]))
+                mu[rows], sd[rows] = combine(prior, m, *scaled_noise(v, c, noise))
+        return mu, sd * _scales(checkpoint, width)
+    parts = [member_parts(member, table) for member in members]
+    scaled = [scaled_noise(v, c, noise) for _, v, c in parts]
+    mus = np.stack([p[0] for p in parts])  # (K, n, W)
+    mu = mus.mean(axis=0)
+    # The noise model was calibrated on single members (out of fold); the average of K members
+    # errs less by their spread about it (mean_k (mu_k - y)^2 = (mu - y)^2 + mean_k (mu_k -
+    # mu)^2), kept to at least half the single-member variance.
+    single = np.mean([v for v, _ in scaled], axis=0)
+    independent = np.maximum(single - mus.var(axis=0), 0.5 * single)
+    common = np.sqrt(np.mean([c**2 for _, c in scaled], axis=0))
+    prior = checkpoint["prior"]
+    prior = None if prior is None else SpectralPrior.from_dict(prior)
+    mu, sd = combine(prior, mu, independent, common)
+    return mu, sd * _scales(checkpoint, width)
