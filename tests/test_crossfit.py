@@ -11,6 +11,7 @@ from spectramind.model.crossfit import (
     CROSSFIT_FORMAT,
     assign_folds,
     fit_noise_scales,
+    scaled_noise,
     train_model,
 )
 from spectramind.model.data import DEPTH_UNIT, feature_files_in, load_planets
@@ -39,20 +40,45 @@ def test_folds_depend_on_seed_and_ids_only_and_are_balanced():
     assert not np.array_equal(assign_folds(ids, 5, seed=4), folds)
 
 
-def test_noise_scales_recover_the_true_independent_and_common_errors():
-    """Residuals drawn with 1.5x the independent and 0.5x the common noise the model claims."""
-    rng = np.random.default_rng(0)
-    n, width = 300, 283
+def _draws(n: int = 300, width: int = 283, seed: int = 0):
+    """Claimed independent variance and common mode, and depths [ppm] of n planets."""
+    rng = np.random.default_rng(seed)
     independent = rng.uniform(80.0, 160.0, (n, width)) ** 2
     common = np.full((n, width), 60.0) * rng.uniform(0.5, 2.0, (n, 1))
+    depth = rng.uniform(1e3, 4e4, (n, 1)) * rng.uniform(0.95, 1.05, (n, width))
+    return rng, independent, common, depth
+
+
+def test_noise_scales_recover_the_true_independent_and_common_errors():
+    """Residuals drawn with 1.5x the independent and 0.5x the common noise the model claims,
+    and no error proportional to the depth."""
+    rng, independent, common, depth = _draws()
+    n, width = independent.shape
     truth = {"independent_fgs": 1.5, "independent_airs": 1.5, "common_fgs": 0.5, "common_airs": 0.5}
     residual = 1.5 * np.sqrt(independent) * rng.standard_normal((n, width))
     residual += 0.5 * common * rng.standard_normal((n, 1))
-    scales = fit_noise_scales(residual, independent, common)
+    scales = fit_noise_scales(residual, independent, common, depth)
     assert scales["independent_airs"] == pytest.approx(1.5, rel=0.02)
     assert scales["common_airs"] == pytest.approx(0.5, rel=0.15)
     assert scales["independent_fgs"] == pytest.approx(1.5, rel=0.2)  # one value per planet
-    assert set(scales) == set(truth)
+    assert scales["common_relative"] < 1e-3  # 1e-3 x 4e4 ppm = 40 ppm, below the 30-120 ppm
+    assert set(scales) == set(truth) | {"common_relative"}
+
+
+def test_a_shared_error_proportional_to_the_depth_is_found_and_widens_deep_planets_only():
+    """A 1% error shared by all wavelengths (a wrong transit shape scales every depth alike):
+    the fitted relative scale recovers it, and the sigmas grow on deep planets, not shallow."""
+    rng, independent, common, depth = _draws(seed=1)
+    n, width = independent.shape
+    residual = np.sqrt(independent) * rng.standard_normal((n, width))
+    residual += common * rng.standard_normal((n, 1))
+    residual += 0.01 * depth * rng.standard_normal((n, 1))
+    scales = fit_noise_scales(residual, independent, common, depth)
+    assert scales["common_relative"] == pytest.approx(0.01, rel=0.2)
+    _, shared = scaled_noise(independent, common, scales, depth)
+    deep, shallow = np.argmax(depth[:, 0]), np.argmin(depth[:, 0])
+    assert shared[deep, 0] > 3 * scales["common_airs"] * common[deep, 0]
+    assert shared[shallow, 0] < 1.5 * scales["common_airs"] * common[shallow, 0]
 
 
 @pytest.fixture(scope="module")

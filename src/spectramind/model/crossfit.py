@@ -78,7 +78,15 @@ def member_parts(member: dict, table: PlanetTable) -> tuple[np.ndarray, np.ndarr
     return mu, independent, common
 
 
-NOISE_SCALE_NAMES = ("independent_fgs", "independent_airs", "common_fgs", "common_airs")
+NOISE_SCALE_NAMES = (
+    "independent_fgs",
+    "independent_airs",
+    "common_fgs",
+    "common_airs",
+    "common_relative",
+)
+# Lower bound of the relative common-mode error (log scale); 0 in effect.
+_MIN_LOG_RELATIVE = -12.0
 
 
 def _instrument_vector(fgs: float, airs: float, width: int) -> np.ndarray:
@@ -86,31 +94,40 @@ def _instrument_vector(fgs: float, airs: float, width: int) -> np.ndarray:
 
 
 def scaled_noise(
-    independent: np.ndarray, common: np.ndarray, scales: dict[str, float]
+    independent: np.ndarray, common: np.ndarray, scales: dict[str, float], mu: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The members' noise model with the out-of-fold scales applied (same shapes)."""
+    """The members' noise model with the out-of-fold scales applied (same shapes).
+
+    The common mode is the member's own (scaled per instrument) and, added in quadrature, a
+    shared error proportional to the predicted depth ``mu`` [ppm]: an error in the transit
+    shape common to all wavelengths (impact parameter, a/Rs, limb darkening) moves every
+    depth by the same fraction, so it is larger on deeper transits.
+    """
     width = independent.shape[1]
     a = _instrument_vector(scales["independent_fgs"], scales["independent_airs"], width)
     b = _instrument_vector(scales["common_fgs"], scales["common_airs"], width)
-    return independent * a**2, common * b
+    relative = scales.get("common_relative", 0.0) * np.abs(mu)
+    return independent * a**2, np.sqrt((common * b) ** 2 + relative**2)
 
 
 def fit_noise_scales(
-    residuals: np.ndarray, independent: np.ndarray, common: np.ndarray
+    residuals: np.ndarray, independent: np.ndarray, common: np.ndarray, mu: np.ndarray
 ) -> dict[str, float]:
     """Maximum-likelihood scales of the noise model from out-of-fold residuals (n, W) [ppm].
 
-    Each planet's residual ``label - mu`` is modelled as N(0, diag(a^2 v) + (b u)(b u)^T) with
-    the member's independent variance v and common-mode vector u, and one scale a and b for
-    FGS1 and for AIRS (four numbers in all): how much independent and how much shared error the
-    members' predictions really carry on planets they never saw. The rank-one covariance has a
-    closed-form inverse and determinant, so the likelihood costs O(n W).
+    Each planet's residual ``label - mu`` is modelled as N(0, diag(a^2 v) + w w^T) with the
+    member's independent variance v, and a shared vector w = sqrt((b u)^2 + (r mu)^2) from its
+    common-mode vector u and the predicted depth mu: one scale a and b for FGS1 and for AIRS and
+    one relative scale r (five numbers in all): how much independent, shared and
+    depth-proportional shared error the members' predictions really carry on planets they never
+    saw. The rank-one covariance has a closed-form inverse and determinant, so the likelihood
+    costs O(n W). r starts at 1% and may fall to ~0 (e^-12).
     """
     from scipy.optimize import minimize
 
     def nll(log_scales: np.ndarray) -> float:
         scales = dict(zip(NOISE_SCALE_NAMES, np.exp(log_scales), strict=True))
-        d, w = scaled_noise(independent, common, scales)
+        d, w = scaled_noise(independent, common, scales, mu)
         wd = w / d
         denominator = 1.0 + np.sum(w * wd, axis=1)  # (n,)
         quadratic = np.sum(residuals**2 / d, axis=1) - np.sum(residuals * wd, axis=1) ** 2 / (
@@ -121,9 +138,9 @@ def fit_noise_scales(
 
     result = minimize(
         nll,
-        np.zeros(len(NOISE_SCALE_NAMES)),
+        np.concatenate([np.zeros(len(NOISE_SCALE_NAMES) - 1), [np.log(0.01)]]),
         method="L-BFGS-B",
-        bounds=[(-5.0, 5.0)] * len(NOISE_SCALE_NAMES),
+        bounds=[(-5.0, 5.0)] * (len(NOISE_SCALE_NAMES) - 1) + [(_MIN_LOG_RELATIVE, 0.0)],
     )
     return {k: float(v) for k, v in zip(NOISE_SCALE_NAMES, np.exp(result.x), strict=True)}
 
@@ -185,8 +202,8 @@ def train_crossfit(cfg: TrainConfig, data: PlanetTable) -> dict:
         member_ids.append([int(i) for i in inside])
     oof_mu, oof_var, oof_common = parts
     # 1. The noise model's scales from the out-of-fold residuals (independent vs common mode).
-    noise = fit_noise_scales(data.labels - oof_mu, oof_var, oof_common)
-    var, common = scaled_noise(oof_var, oof_common, noise)
+    noise = fit_noise_scales(data.labels - oof_mu, oof_var, oof_common, oof_mu)
+    var, common = scaled_noise(oof_var, oof_common, noise, oof_mu)
     # 2. The posterior of every planet from its own member's prior, and one sigma scale per
     #    instrument: the RMS z-score of the labels (the maximum-likelihood scale).
     oof_mean = np.empty_like(oof_mu)
@@ -271,10 +288,10 @@ def predict_crossfit(
             if rows.any():
                 prior = None if prior is None else SpectralPrior.from_dict(prior)
                 m, v, c = member_parts(member, table.subset(table.planet_id[rows]))
-                mu[rows], sd[rows] = combine(prior, m, *scaled_noise(v, c, noise))
+                mu[rows], sd[rows] = combine(prior, m, *scaled_noise(v, c, noise, m))
         return mu, sd * _scales(checkpoint, width)
     parts = [member_parts(member, table) for member in members]
-    scaled = [scaled_noise(v, c, noise) for _, v, c in parts]
+    scaled = [scaled_noise(v, c, noise, m) for m, v, c in parts]
     mus = np.stack([p[0] for p in parts])  # (K, n, W)
     mu = mus.mean(axis=0)
     # The noise model was calibrated on single members (out of fold); the average of K members
