@@ -280,12 +280,20 @@ def _visit(n_bins=12, planet_id=7, seed=0) -> CalibratedVisit:
     )
 
 
+def _written_twice_and_read_back(tmp_path, write, read, artifact):
+    """Write ``artifact`` to two places (one in a new sub-folder): the bytes must not depend on
+    where or when it was written; return what ``read`` gives back from the first."""
+    write(tmp_path / "a.npz", artifact)
+    write(tmp_path / "sub" / "b.npz", artifact)
+    assert (tmp_path / "a.npz").read_bytes() == (tmp_path / "sub" / "b.npz").read_bytes()
+    return read(tmp_path / "a.npz")
+
+
 def test_calibrated_visit_round_trip_byte_stable(tmp_path):
     visit = _visit()
-    write_calibrated_visit(tmp_path / "a.npz", visit)
-    write_calibrated_visit(tmp_path / "sub" / "b.npz", visit)
-    assert (tmp_path / "a.npz").read_bytes() == (tmp_path / "sub" / "b.npz").read_bytes()
-    back = read_calibrated_visit(tmp_path / "a.npz")
+    back = _written_twice_and_read_back(
+        tmp_path, write_calibrated_visit, read_calibrated_visit, visit
+    )
     assert back.source == str(tmp_path / "a.npz") and back.meta == visit.meta
     assert (back.planet_id, back.split, back.visit, back.regressor_names) == (
         7,
@@ -369,10 +377,7 @@ def _fit(planet_id=7, n_features=3) -> PlanetFit:
 
 def test_planet_fit_round_trip_byte_stable(tmp_path):
     fit = _fit()
-    write_planet_fit(tmp_path / "a.npz", fit)
-    write_planet_fit(tmp_path / "sub" / "b.npz", fit)
-    assert (tmp_path / "a.npz").read_bytes() == (tmp_path / "sub" / "b.npz").read_bytes()
-    back = read_planet_fit(tmp_path / "a.npz")
+    back = _written_twice_and_read_back(tmp_path, write_planet_fit, read_planet_fit, fit)
     assert back.meta == fit.meta and back.planet_id == 7 and back.feature_names == ["a", "b", "c"]
     for name in ("depth", "depth_err", "features"):
         np.testing.assert_array_equal(getattr(back, name), getattr(fit, name))
