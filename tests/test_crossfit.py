@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from spectramind import metric
+from spectramind.artifacts.checkpoint import read_checkpoint
 from spectramind.model.config import TrainConfig
 from spectramind.model.crossfit import (
     CROSSFIT_FORMAT,
@@ -15,7 +16,7 @@ from spectramind.model.crossfit import (
     train_model,
 )
 from spectramind.model.data import DEPTH_UNIT, feature_files_in, load_planets
-from spectramind.model.predict import load_checkpoint, predict
+from spectramind.model.predict import predict
 from spectramind.model.train import save_checkpoint
 from spectramind.oracles.synthetic_fits import write_synthetic_set
 
@@ -103,7 +104,7 @@ def test_prior_posterior_beats_one_model_and_stays_calibrated(sets, tmp_path):
         checkpoint = train_model(cfg, table)
         path = tmp_path / f"{name}.pt"
         save_checkpoint(checkpoint, path)
-        mu, sigma = predict(load_checkpoint(path), test)  # weights_only round trip
+        mu, sigma = predict(read_checkpoint(path), test)  # weights_only round trip
         scores[name] = metric.score_arrays(test_set.truth, mu, sigma, naive)
     assert checkpoint["format"] == CROSSFIT_FORMAT
     assert scores["crossfit"].score > scores["single"].score + 0.1, scores

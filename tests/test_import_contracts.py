@@ -68,6 +68,16 @@ def test_every_module_is_layered_and_fenced():
     assert sources == top_level_modules() - {"oracles", "simulate"}
 
 
+def test_every_physics_module_has_its_layer():
+    layered = {
+        name.strip()
+        for layer in contracts()["physics-fit-layers"]["layers"]
+        for name in layer.split("|")
+    }
+    modules = {p.stem for p in (PACKAGE / "physics").glob("*.py")} - {"__init__"}
+    assert layered == modules, "a new physics module needs its place in physics-fit-layers"
+
+
 VIOLATIONS = [
     # (module file, line appended, the contract it must break)
     ("calibrate/pipeline.py", "from spectramind.oracles import ceiling", "no-truth-in-stages"),
@@ -80,6 +90,8 @@ VIOLATIONS = [
     ("metric.py", "from spectramind.simulate import constants", "simulator-fenced"),
     ("data/reader.py", "from spectramind.model import net", "layers"),
     ("physics/fit.py", "import spectramind.calibrate.pipeline", "layers"),
+    # the white-light stage reaching up to the visit that runs it
+    ("physics/white_light.py", "import spectramind.physics.visit", "physics-fit-layers"),
     ("report.py", "import argparse", "only-commands-parse-arguments"),
 ]
 
@@ -110,3 +122,28 @@ def test_a_forbidden_import_breaks_its_contract(package_copy, module, line, cont
 @pytest.mark.parametrize("path", [".ci/run", ".github/workflows/ci.yml", ".pre-commit-config.yaml"])
 def test_ci_and_pre_commit_run_the_contracts(path):
     assert "lint-imports --no-cache" in (REPO / path).read_text(encoding="utf-8")
+
+
+def _doc_layers(heading: str) -> list[str]:
+    """The backticked module column of the table under ``heading`` in docs/architecture.md."""
+    text = (REPO / "docs" / "architecture.md").read_text(encoding="utf-8")
+    rows = text[text.index(heading) :].split("\n\n")[0].splitlines()[2:]
+    layers = []
+    for row in rows:
+        cells = row.strip().removeprefix("|").removesuffix("|").split(" | ")
+        cell = next(c for c in cells if c.strip().startswith("`"))
+        layers.append(cell.strip().strip("`").replace("\\|", "|"))
+    return layers
+
+
+@pytest.mark.parametrize(
+    ("heading", "contract"),
+    [("| layer (top to bottom)", "layers"), ("| layer | modules", "physics-fit-layers")],
+)
+def test_the_architecture_doc_shows_the_contracts_layers(heading, contract):
+    def normal(layer: str) -> str:
+        return " | ".join(m.strip() for m in layer.split("|"))
+
+    assert [normal(x) for x in _doc_layers(heading)] == [
+        normal(x) for x in contracts()[contract]["layers"]
+    ]

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from spectramind.artifacts.checkpoint import read_checkpoint as load_checkpoint
+from spectramind.artifacts.checkpoint import read_checkpoint
 from spectramind.artifacts.checkpoint import write_checkpoint as save_checkpoint
 from spectramind.cli import main
 from spectramind.io import load_arrays
@@ -134,7 +134,7 @@ def test_cli_train_then_predict_all_and_holdout(small_set, tmp_path, mode):
         ]
     )
     assert rc == 0
-    checkpoint = load_checkpoint(ckpt)
+    checkpoint = read_checkpoint(ckpt)
     # single model: the seeded 20 % hold-out; cross-fit: every planet has an out-of-fold member
     n_holdout = 8 if mode == "single" else 40
     assert checkpoint["config"]["seed"] == 3 and len(checkpoint["holdout_ids"]) == n_holdout

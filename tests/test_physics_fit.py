@@ -12,15 +12,12 @@ from spectramind import cli
 from spectramind.data import layout
 from spectramind.io import load_arrays, save_arrays
 from spectramind.oracles import synthetic_light_curves as synthetic
+from spectramind.physics.config import FitConfig
 from spectramind.physics.fallback import FALLBACK_SIGMA_FLOOR
-from spectramind.physics.fit import (
-    FEATURE_NAMES,
-    FitConfig,
-    combine_visits,
-    fit_planet,
-    fit_visit,
-)
+from spectramind.physics.features import FEATURE_NAMES
+from spectramind.physics.fit import combine_visits, fit_planet
 from spectramind.physics.transit import TransitGeometry
+from spectramind.physics.visit import fit_visit
 
 TRUTH = synthetic.make_truth()
 
@@ -376,7 +373,7 @@ def _independent_visit(impact: float, seed: int, ramp: bool):
     that no Legendre polynomial of the fitter's basis is, Gaussian noise 1e-3 per bin."""
     from independent_transit import light_curve, nonlinear_law
 
-    from spectramind.physics.lightcurves import VisitLightCurves
+    from spectramind.artifacts.calibrated import CalibratedVisit
 
     rng = np.random.default_rng(seed)
     wl = layout.target_wavelengths_um()
@@ -401,7 +398,7 @@ def _independent_visit(impact: float, seed: int, ramp: bool):
     stellar = 1e5 * (wl / 2.5) ** -2
     err = 1e-3 * stellar * np.ones_like(transit)
     flux = stellar * drift * transit + err * rng.standard_normal(transit.shape)
-    lc = VisitLightCurves(
+    lc = CalibratedVisit(
         time_h,
         flux,
         err,
@@ -462,7 +459,7 @@ def test_pointing_loss_quadratic_in_the_offset_is_modelled():
     """A PSF moved by (dx, dy) loses flux ~ dx^2 + dy^2 whichever way it moves: with only the
     linear centroid regressors the jitter stays in the residuals; the second-order basis
     (FitConfig.regressor_order 2, the default) takes it out and the depths follow the truth."""
-    from spectramind.physics.lightcurves import VisitLightCurves
+    from spectramind.artifacts.calibrated import CalibratedVisit
 
     rng = np.random.default_rng(5)
     base = synthetic.make_visit(TRUTH)  # noise-free, drift + one linear regressor
@@ -473,7 +470,7 @@ def test_pointing_loss_quadratic_in_the_offset_is_modelled():
     flux = base.flux * loss[:, None]
     err = np.full_like(flux, 1e-4) * flux
     flux = flux + err * rng.standard_normal(flux.shape)
-    lc = VisitLightCurves(
+    lc = CalibratedVisit(
         base.time_h, flux, err, base.quality, np.column_stack([base.regressors, offsets]),
         {"planet_id": 1, "split": "train"},
     )  # fmt: skip

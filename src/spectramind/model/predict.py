@@ -22,14 +22,6 @@ log = logging.getLogger(__name__)
 PLANET_SETS = ("all", "holdout")
 
 
-def load_checkpoint(path: Path | str, verify: bool = True) -> dict:
-    """A trained model: one network (``spectramind.model/1``) or cross-fitted members
-    (:data:`~spectramind.artifacts.checkpoint.CROSSFIT_FORMAT`), read and checked by
-    :func:`spectramind.artifacts.checkpoint.read_checkpoint` (``verify``: against the record
-    of the train job that wrote it)."""
-    return read_checkpoint(path, verify)
-
-
 def model_from_checkpoint(checkpoint: dict) -> SpectralCorrector:
     args = checkpoint["model_args"]
     state = checkpoint["state_dict"]
@@ -133,7 +125,7 @@ def run_predict(
     """Load, select, predict (on ``device``), write; returns the number of planets written."""
     from spectramind.model.data import load_planets
 
-    checkpoint = load_checkpoint(checkpoint_path)
+    checkpoint = read_checkpoint(checkpoint_path)
     table = select_planets(checkpoint, load_planets(feature_paths, star_info_path), planets)
     mu, sigma = predict(checkpoint, table, device, planets)
     write_predictions(out, table.planet_id, mu, sigma, checkpoint_path, planets)

@@ -21,6 +21,19 @@ FALLBACK_SIGMA_FLOOR = 1e-3
 FALLBACK_SIGMA_SCALE = 5.0
 
 
+class VisitFailure(Exception):
+    """A fit step found the visit unfittable: the visit falls back to flux-ratio depths.
+
+    Carries the best mid-transit time ``t0_h`` and duration ``t14_h`` [h] known when it was
+    raised, the window :func:`ratio_depth` measures in.
+    """
+
+    def __init__(self, message: str, t0_h: float, t14_h: float) -> None:
+        super().__init__(message)
+        self.t0_h = t0_h
+        self.t14_h = t14_h
+
+
 def ratio_depth(
     time_h: np.ndarray,
     flux: np.ndarray,

@@ -10,12 +10,8 @@ import numpy as np
 
 from spectramind.artifacts.calibrated import CalibratedVisit
 
-# The calibrated visit as the physics modules name it: one record, read and written only by
-# spectramind.artifacts.calibrated (read_calibrated_visit / write_calibrated_visit).
-VisitLightCurves = CalibratedVisit
 
-
-def valid_bins(lc: VisitLightCurves, bad_quality_bits: int) -> np.ndarray:
+def valid_bins(lc: CalibratedVisit, bad_quality_bits: int) -> np.ndarray:
     """(n_bins, 283) bool: finite time, flux and a positive finite error, channel quality good."""
     ok = np.isfinite(lc.flux) & np.isfinite(lc.flux_err) & (lc.flux_err > 0)
     ok &= np.isfinite(lc.time_h)[:, None]

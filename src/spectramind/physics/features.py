@@ -1,0 +1,134 @@
+"""The planet-level feature vector the model reads beside the fitted spectrum.
+
+:data:`FEATURE_NAMES` fixes the order (the checkpoint records it); :func:`planet_features`
+takes them from the visit fits' geometry, limb darkening and diagnostics and the star info.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from spectramind.physics.visit import VisitFit
+
+STAR_FEATURES = ("Rs", "Ms", "Ts", "P", "sma", "i")
+FEATURE_NAMES = (
+    "fgs_depth",
+    "airs_white_depth",
+    "airs_mean_depth",
+    "t0_h",
+    "a_over_rs",
+    "inc_deg",
+    "impact_parameter",
+    "t14_h",
+    "t0_err_h",
+    "a_over_rs_err",
+    "impact_err",
+    "a_over_rs_prior_pull",
+    "impact_prior_pull",
+    "fgs_u1",
+    "fgs_u2",
+    "airs_u1_mid",
+    "airs_u2_mid",
+    "white_chi2_red",
+    "fgs_residual_ppm",
+    "airs_white_residual_ppm",
+    "airs_channel_residual_ppm_median",
+    "channel_chi2_red_median",
+    "airs_depth_err_median",
+    "fgs_depth_err",
+    "detection_snr",
+    "n_visits",
+    "visit_chi2_red",
+    "fallback",
+    "fallback_fraction",
+    "airs_white_depth_err_marginal",
+    "airs_white_depth_err_conditional",
+    "fgs_depth_err_conditional",
+    "fgs_drift_degree",
+    "airs_drift_degree",
+    "fgs_ld_prior_pull",
+    "airs_ld_prior_pull",
+    "fgs_u1_prior",
+    "fgs_u2_prior",
+    "airs_channel_white_offset",
+    "airs_ld_bins_prior_pull",
+    *(f"star_{name}" for name in STAR_FEATURES),
+)
+
+
+def finite_float(value: Any, default: float = 0.0) -> float:
+    """``value`` as a finite float; ``default`` for None, non-numbers and NaN/inf."""
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return default
+    return value if math.isfinite(value) else default
+
+
+def planet_features(
+    fits: Sequence[VisitFit],
+    depth: np.ndarray,
+    depth_err: np.ndarray,
+    visit_chi2: float,
+    star: Mapping[str, float],
+) -> np.ndarray:
+    """Planet-level feature vector in :data:`FEATURE_NAMES` order (non-finite -> 0)."""
+    ok = [f for f in fits if "a_over_rs" in f.geometry] or list(fits)
+    best = min(ok, key=lambda f: float(np.median(f.depth_err[1:])))
+    g, d, ld = best.geometry, best.diagnostics, best.limb_darkening
+    mid = None
+    if "airs_center_um" in ld:
+        x = 0.0  # the polynomial is centred on the AIRS band
+        mid = (
+            np.polynomial.polynomial.polyval(x, ld["airs_u1_coeffs"]),
+            np.polynomial.polynomial.polyval(x, ld["airs_u2_coeffs"]),
+        )
+    values = {
+        "fgs_depth": depth[0],
+        "airs_white_depth": d.get("airs_white_depth"),
+        "airs_mean_depth": float(np.mean(depth[1:])),
+        "t0_h": g.get("t0_h"),
+        "a_over_rs": g.get("a_over_rs"),
+        "inc_deg": g.get("inc_deg"),
+        "impact_parameter": g.get("impact_parameter"),
+        "t14_h": g.get("t14_h"),
+        "t0_err_h": d.get("t0_err_h"),
+        "a_over_rs_err": d.get("a_over_rs_err"),
+        "impact_err": d.get("impact_err"),
+        "a_over_rs_prior_pull": d.get("a_over_rs_prior_pull"),
+        "impact_prior_pull": d.get("impact_prior_pull"),
+        "fgs_u1": ld.get("fgs", [None, None])[0],
+        "fgs_u2": ld.get("fgs", [None, None])[1],
+        "airs_u1_mid": None if mid is None else mid[0],
+        "airs_u2_mid": None if mid is None else mid[1],
+        "white_chi2_red": d.get("white_chi2_red"),
+        "fgs_residual_ppm": d.get("fgs_residual_ppm"),
+        "airs_white_residual_ppm": d.get("airs_white_residual_ppm"),
+        "airs_channel_residual_ppm_median": d.get("airs_channel_residual_ppm_median"),
+        "channel_chi2_red_median": d.get("channel_chi2_red_median"),
+        "airs_depth_err_median": float(np.median(depth_err[1:])),
+        "fgs_depth_err": depth_err[0],
+        "detection_snr": d.get("detection_snr"),
+        "n_visits": len(fits),
+        "visit_chi2_red": visit_chi2,
+        "fallback": float(any(f.fallback for f in fits)),
+        "fallback_fraction": float(np.mean([f.channel_fallback.mean() for f in fits])),
+        "airs_white_depth_err_marginal": d.get("airs_white_depth_err_marginal"),
+        "airs_white_depth_err_conditional": d.get("airs_white_depth_err_conditional"),
+        "fgs_depth_err_conditional": d.get("fgs_depth_err_conditional"),
+        "fgs_drift_degree": d.get("fgs_drift_degree"),
+        "airs_drift_degree": d.get("airs_drift_degree"),
+        "fgs_ld_prior_pull": d.get("fgs_ld_prior_pull"),
+        "airs_ld_prior_pull": d.get("airs_ld_prior_pull"),
+        "fgs_u1_prior": ld.get("fgs_prior", [None, None])[0],
+        "fgs_u2_prior": ld.get("fgs_prior", [None, None])[1],
+        "airs_channel_white_offset": d.get("airs_channel_white_offset"),
+        "airs_ld_bins_prior_pull": d.get("airs_ld_bins_prior_pull"),
+    }
+    for name in STAR_FEATURES:
+        values[f"star_{name}"] = star.get(name)
+    return np.array([finite_float(values[name]) for name in FEATURE_NAMES], dtype=np.float64)
