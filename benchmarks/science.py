@@ -14,7 +14,7 @@ Usage::
 Full size (the acceptance run of docs/science.md; ~35 minutes on 2 cores; ``--discard-raw``
 deletes each visit's raw frames once calibrated, so 160 planets fit in ~1.3 GB of disk)::
 
-    OPENBLAS_NUM_THREADS=1 python benchmarks/science.py --work /work/science-full \\
+    OPENBLAS_NUM_THREADS=1 python benchmarks/science.py --work artifacts/science-full \\
         --train 120 --test 40 --frames-scale 1.0 --workers 2 --discard-raw
 
 Frame scale: every noise term per planet scales as 1/sqrt(frames); the ceiling is computed from
