@@ -11,8 +11,9 @@ frames discarded (only calibrated products, metadata files and truth are needed 
 
 Usage (the issue's sizes; ~1-3 h per row on 2 shared cores)::
 
-    OPENBLAS_NUM_THREADS=1 python benchmarks/science.py --matrix --matrix-root artifacts/science-matrix \\
-        --train 100 --test 25 --frames-scale 0.25 --seed 99 --workers 2
+    OPENBLAS_NUM_THREADS=1 python benchmarks/science.py --matrix \\
+        --matrix-root artifacts/science-matrix --train 100 --test 25 --frames-scale 0.25 \\
+        --seed 99 --workers 2
 
 ``--no-build`` measures only the rows whose data exist; ``--rows a,b`` picks rows.
 """

@@ -16,8 +16,9 @@ by ``spectramind.oracles.independent_ceiling``).
 Usage::
 
     scripts/exosim-env.sh                       # once: .venv-exosim
-    .venv-exosim/bin/python benchmarks/exosim/generate.py --out artifacts/science-matrix/exosim/data \\
-        --train 100 --test 25 --frames-scale 0.25 --seed 99 --workers 2
+    .venv-exosim/bin/python benchmarks/exosim/generate.py \\
+        --out artifacts/science-matrix/exosim/data --train 100 --test 25 --frames-scale 0.25 \\
+        --seed 99 --workers 2
 
 Resumable: a planet whose files are complete is skipped; the shared tables are written last.
 """
