@@ -261,6 +261,7 @@ class _Builder:
 
 
 def _parameter(crate: Any, identifier: str, name: str, kind: str, examples: list[Any]) -> Any:
+    """A ``FormalParameter`` whose ``workExample`` are ``examples`` (each linked back to it)."""
     param = crate.add_formal_parameter(
         name=name,
         additionalType=kind,
@@ -272,6 +273,61 @@ def _parameter(crate: Any, identifier: str, name: str, kind: str, examples: list
     return param
 
 
+def _entity(crate: Any, entity_id: str, **properties: Any) -> Any:
+    """A contextual entity; an id seen before returns the entity already in the crate."""
+    from rocrate.model.contextentity import ContextEntity
+
+    existing = crate.get(entity_id)
+    if existing is not None:
+        return existing
+    return crate.add(ContextEntity(crate, entity_id, properties=properties))
+
+
+def _software(crate: Any, name: str, version: str) -> Any:
+    """The ``SoftwareApplication`` of one piece of software at one version (shared by rules)."""
+    return _entity(
+        crate,
+        _local_id("software", f"{name}-{version}"),
+        **{"@type": "SoftwareApplication"},
+        name=name,
+        softwareVersion=version,
+    )
+
+
+def _versioned(commit: str | None) -> dict[str, str]:
+    """``version``: the recorded git commit, when there is exactly one."""
+    return {"version": commit} if commit else {}
+
+
+@dataclass
+class _Sources:
+    """What ran: the workflow files and lock (``{path: bytes}``), their origin, the commit."""
+
+    files: dict[str, bytes]
+    origin: str
+    commit: str | None
+
+
+@dataclass
+class _Rules:
+    """The run's rules in order of first execution: their jobs, tools and steps."""
+
+    jobs: dict[str, list[Job]]
+    tools: dict[str, Any] = field(default_factory=dict)  # rule -> SoftwareApplication
+    steps: dict[str, Any] = field(default_factory=dict)  # rule -> HowToStep
+
+
+@dataclass
+class _Interface:
+    """The workflow's own parameters and the files they stand for."""
+
+    snapshot: Any  # the config snapshot File
+    external: list[Any]  # input data Files (no job of the run made them)
+    finals: list[Any]  # deliverable Files
+    inputs: list[Any]  # config parameter, then the input data parameter when there is data
+    outputs: list[Any]  # the final outputs parameter, when there are deliverables
+
+
 def build_crate(
     facts: RunFacts,
     repo: Path | str = ".",
@@ -281,13 +337,38 @@ def build_crate(
 ) -> tuple[Any, _Builder, list[str]]:
     """The ``rocrate.ROCrate`` of one run, the builder (file counts) and notes for the user.
 
-    ``cve_ignore`` is the ignore file for the offline CVE gate run on the packaged lock.
+    ``cve_ignore`` is the ignore file for the offline CVE gate run on the packaged lock. The
+    entities are added in this order (the order of ``ro-crate-metadata.json``'s graph).
     """
-    from rocrate.model.contextentity import ContextEntity
     from rocrate.rocrate import ROCrate
 
     repo = Path(repo)
     notes: list[str] = []
+    _check_snapshot(facts)
+    sources = _sources(facts, repo, notes)
+
+    crate = ROCrate(version=RO_CRATE_VERSION)
+    crate.metadata.extra_terms.update(EXTRA_TERMS)
+    builder = _Builder(facts, repo, include_data, crate)
+    _describe_root(crate, facts, notes)
+    workflow, engine = _add_workflow(crate, facts, sources)
+    _add_lock(crate, sources, notes)
+    rules = _add_rules(crate, workflow, facts, sources)
+    interface = _add_workflow_parameters(builder, workflow)
+    _add_rule_parameters(builder, workflow, rules, interface)
+    _add_actions(builder, workflow, engine, rules, interface)
+    _add_audit_documents(crate, facts, repo, notes)
+    _add_sboms(crate, Path(sbom_dir) if sbom_dir is not None else repo / "artifacts/sbom", notes)
+    _add_cve_report(crate, sources, cve_ignore)
+    _add_readme(crate, facts, notes)
+    return crate, builder, notes
+
+
+# --- what ran: the config snapshot, the commit, the workflow files ---------------------------
+
+
+def _check_snapshot(facts: RunFacts) -> None:
+    """Refuse a run whose config snapshot is missing or is not the one its records name."""
     recorded = sorted(facts.recorded_config_sha256)
     if facts.snapshot_sha256 is None:
         raise CrateError(f"run {facts.run_id}: config snapshot {facts.snapshot} is missing")
@@ -297,33 +378,31 @@ def build_crate(
             f"the records name {', '.join(r[:16] + '...' for r in recorded)} (edited after the "
             "run?); refusing to package a config that is not the one that ran"
         )
+
+
+def _sources(facts: RunFacts, repo: Path, notes: list[str]) -> _Sources:
+    """The workflow files of the run's commit (one recorded commit, else none), with notes on
+    several commits, the files' origin and a dirty working tree."""
     commits = facts.values("git_commit")
     commit = commits[0] if len(commits) == 1 else None
     if len(commits) > 1:
         notes.append(f"jobs recorded {len(commits)} commits: {', '.join(commits)}")
-    sources, origin = workflow_sources(repo, commit)
+    files, origin = workflow_sources(repo, commit)
     notes.append(origin)
     if True in facts.values("git_dirty"):
         notes.append(
             "tracked files were modified when the run started: the workflow files may "
             "differ from what ran"
         )
+    return _Sources(files, origin, commit)
 
-    crate = ROCrate(version=RO_CRATE_VERSION)
-    crate.metadata.extra_terms.update(EXTRA_TERMS)
-    builder = _Builder(facts, repo, include_data, crate)
-    add = crate.add
 
-    def entity(entity_id: str, **properties: Any) -> Any:
-        """A contextual entity; an id seen before returns the entity already in the crate."""
-        existing = crate.get(entity_id)
-        return (
-            existing
-            if existing is not None
-            else add(ContextEntity(crate, entity_id, properties=properties))
-        )
+# --- the root dataset, the workflow and its rules --------------------------------------------
 
-    # root dataset
+
+def _describe_root(crate: Any, facts: RunFacts, notes: list[str]) -> None:
+    """The root dataset: name, description (status, config and data digests, ``notes`` so far),
+    the run id, the publication date (``SOURCE_DATE_EPOCH``), license and conformsTo profiles."""
     data = facts.data_files
     crate.name = f"SpectraMind run {facts.run_id}"
     crate.description = (
@@ -333,26 +412,36 @@ def build_crate(
     )
     crate.root_dataset["identifier"] = facts.run_id
     crate.root_dataset["datePublished"] = _source_date()
-    crate.license = entity(
+    crate.license = _entity(
+        crate,
         "https://spdx.org/licenses/MIT",
         **{"@type": "CreativeWork"},
         name="MIT License",
         identifier="MIT",
     )
     for name, uri in PROFILES.items():
-        profile = entity(
-            uri, **{"@type": "CreativeWork"}, name=f"{name.title()} Run Crate", version="0.5"
+        profile = _entity(
+            crate, uri, **{"@type": "CreativeWork"}, name=f"{name.title()} Run Crate", version="0.5"
         )
         crate.root_dataset.append_to("conformsTo", profile)
     crate.root_dataset.append_to(
         "conformsTo",
-        entity(WROC_PROFILE, **{"@type": "CreativeWork"}, name="Workflow RO-Crate", version="1.0"),
+        _entity(
+            crate,
+            WROC_PROFILE,
+            **{"@type": "CreativeWork"},
+            name="Workflow RO-Crate",
+            version="1.0",
+        ),
     )
 
-    # workflow, language, engine, software
+
+def _add_workflow(crate: Any, facts: RunFacts, sources: _Sources) -> tuple[Any, Any]:
+    """The ``Snakefile`` as the main ``ComputationalWorkflow`` (language Snakemake), each
+    ``workflow/rules/*.smk`` as its part, and the engine; returns (workflow, engine)."""
     snakemake_versions = facts.software["snakemake"]
     workflow = crate.add_workflow(
-        io.BytesIO(sources["Snakefile"]),
+        io.BytesIO(sources.files["Snakefile"]),
         dest_path="Snakefile",
         main=True,
         lang="snakemake",
@@ -360,14 +449,13 @@ def build_crate(
         properties={
             "@type": ["File", "SoftwareSourceCode", "ComputationalWorkflow", "HowTo"],
             "name": "SpectraMind workflow",
-            "description": "ADC 2025 raw frames -> submission.csv (Snakemake); " + origin,
+            "description": "ADC 2025 raw frames -> submission.csv (Snakemake); " + sources.origin,
             "encodingFormat": "text/x-snakemake",
             "conformsTo": {"@id": BIOSCHEMAS_WORKFLOW},
-            **({"version": commit} if commit else {}),
+            **_versioned(sources.commit),
         },
     )
-    rule_files = rules_by_file(sources)
-    for path, content in sorted(sources.items()):
+    for path, content in sorted(sources.files.items()):
         if path.endswith(".smk"):
             crate.add_file(
                 io.BytesIO(content),
@@ -376,79 +464,79 @@ def build_crate(
                     "@type": ["File", "SoftwareSourceCode"],
                     "name": path,
                     "encodingFormat": "text/x-snakemake",
-                    **({"version": commit} if commit else {}),
+                    **_versioned(sources.commit),
                     "programmingLanguage": workflow["programmingLanguage"],
                     "isPartOf": workflow,
                 },
             )
-    engine = entity(
+    engine = _entity(
+        crate,
         "#snakemake-engine",
         **{"@type": "SoftwareApplication"},
         name="Snakemake",
         url="https://snakemake.readthedocs.io",
         softwareVersion=", ".join(snakemake_versions) or "unknown",
     )
-    software: dict[tuple[str, str], Any] = {}
+    return workflow, engine
 
-    def software_entity(name: str, version: str) -> Any:
-        if (name, version) not in software:
-            software[(name, version)] = entity(
-                _local_id("software", f"{name}-{version}"),
-                **{"@type": "SoftwareApplication"},
-                name=name,
-                softwareVersion=version,
-            )
-        return software[(name, version)]
 
-    if LOCK_FILE in sources:
-        lock_bytes = sources[LOCK_FILE]
-        crate.add_file(
-            io.BytesIO(lock_bytes),
-            dest_path=LOCK_FILE,
-            properties={
-                "name": LOCK_FILE,
-                "encodingFormat": "text/plain",
-                "sha256": hashlib.sha256(lock_bytes).hexdigest(),
-                "description": "pip lock of the whole environment (pip freeze --all); " + origin,
-            },
-        )
-    else:
+def _add_lock(crate: Any, sources: _Sources, notes: list[str]) -> None:
+    """``requirements.lock``, the pip lock of the environment (else a note that there is none)."""
+    if LOCK_FILE not in sources.files:
         notes.append(f"no {LOCK_FILE} found")
+        return
+    lock_bytes = sources.files[LOCK_FILE]
+    crate.add_file(
+        io.BytesIO(lock_bytes),
+        dest_path=LOCK_FILE,
+        properties={
+            "name": LOCK_FILE,
+            "encodingFormat": "text/plain",
+            "sha256": hashlib.sha256(lock_bytes).hexdigest(),
+            "description": "pip lock of the whole environment (pip freeze --all); "
+            + sources.origin,
+        },
+    )
 
-    # steps and tools, one per rule, in order of first execution
-    rules: dict[str, list[Job]] = defaultdict(list)
+
+#: Record keys of the software a job ran with, and the name its ``SoftwareApplication`` gets.
+_REQUIREMENTS = (
+    ("spectramind_version", "spectramind"),
+    ("python_version", "Python"),
+    ("torch_version", "PyTorch"),
+    ("cuda_version", "CUDA"),
+)
+
+
+def _add_rules(crate: Any, workflow: Any, facts: RunFacts, sources: _Sources) -> _Rules:
+    """Per rule, in order of first execution: a ``SoftwareApplication`` (the tool: its software
+    requirements, ``isPartOf`` its ``.smk``) that is part of the workflow, and a ``HowToStep``."""
+    rules = _Rules(jobs=defaultdict(list))
     for job in facts.jobs:
-        rules[job.rule].append(job)
-    producer: dict[str, str] = {}
-    for job in facts.jobs:
-        if job.status == "ok":
-            for f in job.outputs:
-                producer[f.path] = job.rule
-    tools, steps = {}, {}
-    for position, (rule, jobs) in enumerate(rules.items(), start=1):
+        rules.jobs[job.rule].append(job)
+    rule_files = rules_by_file(sources.files)
+    for position, (rule, jobs) in enumerate(rules.jobs.items(), start=1):
         stage = jobs[0].stage
-        requirements = []
-        for key, label in (
-            ("spectramind_version", "spectramind"),
-            ("python_version", "Python"),
-            ("torch_version", "PyTorch"),
-            ("cuda_version", "CUDA"),
-        ):
-            for version in dict.fromkeys(str(j.record[key]) for j in jobs if j.record.get(key)):
-                requirements.append(software_entity(label, version))
-        tool = entity(
+        requirements = [
+            _software(crate, label, version)
+            for key, label in _REQUIREMENTS
+            for version in dict.fromkeys(str(j.record[key]) for j in jobs if j.record.get(key))
+        ]
+        tool = _entity(
+            crate,
             f"#rule-{rule}",
             **{"@type": "SoftwareApplication"},
             name=f"rule {rule}",
             description=f"Snakemake rule {rule} (stage {stage}); runs `spectramind {stage}` "
             "through `spectramind run-stage`, which writes its manifest record",
             softwareRequirements=_one(requirements),
-            **({"version": commit} if commit else {}),
+            **_versioned(sources.commit),
         )
         if rule in rule_files and rule_files[rule] != "Snakefile":
             tool["isPartOf"] = crate.get(quote(rule_files[rule]))
         workflow.append_to("hasPart", tool)
-        step = entity(
+        step = _entity(
+            crate,
             f"#step-{rule}",
             **{"@type": "HowToStep"},
             name=f"step {rule}",
@@ -456,12 +544,20 @@ def build_crate(
             workExample=tool,
         )
         workflow.append_to("step", step)
-        tools[rule], steps[rule] = tool, step
+        rules.tools[rule], rules.steps[rule] = tool, step
+    return rules
 
-    # files, parameters and connections
+
+# --- files, parameters and connections -------------------------------------------------------
+
+
+def _add_workflow_parameters(builder: _Builder, workflow: Any) -> _Interface:
+    """The config snapshot (copied in), the input data and deliverable ``File``s, and the
+    workflow's ``FormalParameter``s for them (its ``input`` and ``output``)."""
+    facts, crate = builder.facts, builder.crate
     snapshot = crate.add_file(
         facts.snapshot,
-        dest_path=_relative(facts.snapshot, repo, facts.root),
+        dest_path=_relative(facts.snapshot, builder.base, facts.root),
         properties={
             "name": facts.snapshot.name,
             "encodingFormat": "application/yaml",
@@ -470,167 +566,178 @@ def build_crate(
             "description": "the resolved configuration, frozen when the run started",
         },
     )
-    workflow_in = [
-        _parameter(crate, "#param-workflow-config", "config snapshot", "File", [snapshot])
-    ]
+    inputs = [_parameter(crate, "#param-workflow-config", "config snapshot", "File", [snapshot])]
     external = [builder.file_entity(f) for f in facts.external_inputs]
     if external:
-        workflow_in.append(
-            _parameter(crate, "#param-workflow-data", "input data", "File", external)
-        )
+        inputs.append(_parameter(crate, "#param-workflow-data", "input data", "File", external))
     finals = [builder.file_entity(f) for f in facts.deliverables]
-    workflow_out = (
+    outputs = (
         [_parameter(crate, "#param-workflow-out", "final outputs", "File", finals)]
         if finals
         else []
     )
-    workflow["input"] = _one(workflow_in)
-    if workflow_out:
-        workflow["output"] = _one(workflow_out)
-    final_paths = {f.path for f in facts.deliverables}
+    workflow["input"] = _one(inputs)
+    if outputs:
+        workflow["output"] = _one(outputs)
+    return _Interface(snapshot, external, finals, inputs, outputs)
+
+
+def _connection(crate: Any, source: Any, target: Any) -> Any:
+    """The ``ParameterConnection`` from ``source`` to ``target`` (one per pair)."""
+    return _entity(
+        crate,
+        f"#connection-{source.id.lstrip('#')}-to-{target.id.lstrip('#')}",
+        **{"@type": "ParameterConnection"},
+        sourceParameter=source,
+        targetParameter=target,
+    )
+
+
+def _add_rule_parameters(
+    builder: _Builder, workflow: Any, rules: _Rules, interface: _Interface
+) -> None:
+    """Each tool's ``output`` and ``input`` parameters, connected: a rule's outputs into the
+    inputs of the rules that read them (the step's ``connection``) and into the workflow's
+    final outputs (the workflow's ``connection``); input data into the rules that read it."""
+    crate = builder.crate
+    final_paths = {f.path for f in builder.facts.deliverables}
     connections: list[Any] = []  # into the workflow's outputs: the workflow's own
-    step_connections: dict[str, list[Any]] = defaultdict(list)  # into a step's inputs
-
-    def connect(source: Any, target: Any, into_rule: str | None = None) -> None:
-        ident = f"#connection-{source.id.lstrip('#')}-to-{target.id.lstrip('#')}"
-        link = entity(
-            ident,
-            **{"@type": "ParameterConnection"},
-            sourceParameter=source,
-            targetParameter=target,
-        )
-        (step_connections[into_rule] if into_rule else connections).append(link)
-
     out_params: dict[str, Any] = {}
-    for rule, jobs in rules.items():
+    for rule, jobs in rules.jobs.items():
         outputs = [builder.file_entity(f) for j in jobs if j.status == "ok" for f in j.outputs]
         if outputs:
             out_params[rule] = _parameter(
                 crate, f"#param-{rule}-out", f"{rule} outputs", "File", list(dict.fromkeys(outputs))
             )
-            tools[rule]["output"] = out_params[rule]
-            if workflow_out and any(f.path in final_paths for j in jobs for f in j.outputs):
-                connect(out_params[rule], workflow_out[0])
-    for rule, jobs in rules.items():
-        by_origin: dict[str, list[Any]] = defaultdict(list)
-        for job in jobs:
-            for f in job.inputs:
-                by_origin[producer.get(f.path, "external")].append(builder.file_entity(f))
-        names: dict[str, list[Any]] = defaultdict(list)
-        for job in jobs:
-            for name, value in sorted(job.wildcards.items()):
-                names[name].append(
-                    entity(
-                        _local_id("wildcard", f"{name}={value}"),
-                        **{"@type": "PropertyValue"},
-                        name=name,
-                        value=value,
-                    )
-                )
-        params = []
-        for origin_rule, examples in sorted(by_origin.items()):
-            param = _parameter(
-                crate,
-                f"#param-{rule}-in-{origin_rule}",
-                f"{rule} inputs from {origin_rule}",
-                "File",
-                list(dict.fromkeys(examples)),
-            )
-            params.append(param)
-            if origin_rule == "external" and len(workflow_in) > 1:
-                connect(workflow_in[1], param, rule)
-            elif origin_rule in out_params:
-                connect(out_params[origin_rule], param, rule)
-        for name, values in sorted(names.items()):
-            params.append(
-                _parameter(
-                    crate,
-                    f"#param-{rule}-wildcard-{name}",
-                    f"wildcard {name}",
-                    "Text",
-                    list(dict.fromkeys(values)),
-                )
-            )
+            rules.tools[rule]["output"] = out_params[rule]
+            if interface.outputs and any(f.path in final_paths for j in jobs for f in j.outputs):
+                connections.append(_connection(crate, out_params[rule], interface.outputs[0]))
+    producer = _producers(builder.facts)
+    for rule, jobs in rules.jobs.items():
+        by_origin = _inputs_by_origin(builder, jobs, producer)
+        wildcards = _wildcard_values(crate, jobs)
+        params, links = _input_parameters(crate, rule, by_origin, out_params, interface)
+        params += _wildcard_parameters(crate, rule, wildcards)
         if params:
-            tools[rule]["input"] = _one(params)
-        if step_connections[rule]:
-            steps[rule]["connection"] = _one(step_connections[rule])
+            rules.tools[rule]["input"] = _one(params)
+        if links:
+            rules.steps[rule]["connection"] = _one(links)
     if connections:
         workflow["connection"] = _one(connections)
 
-    # actions: one CreateAction + ControlAction per job, the workflow run, the engine's action
+
+def _producers(facts: RunFacts) -> dict[str, str]:
+    """``{path: rule}`` of every file a job that ended ok wrote (the last such job wins)."""
+    producer: dict[str, str] = {}
+    for job in facts.jobs:
+        if job.status == "ok":
+            for f in job.outputs:
+                producer[f.path] = job.rule
+    return producer
+
+
+def _inputs_by_origin(
+    builder: _Builder, jobs: list[Job], producer: dict[str, str]
+) -> dict[str, list[Any]]:
+    """The ``File``s the jobs read, by the rule that wrote them (``external``: none of the run)."""
+    by_origin: dict[str, list[Any]] = defaultdict(list)
+    for job in jobs:
+        for f in job.inputs:
+            by_origin[producer.get(f.path, "external")].append(builder.file_entity(f))
+    return by_origin
+
+
+def _input_parameters(
+    crate: Any,
+    rule: str,
+    by_origin: dict[str, list[Any]],
+    out_params: dict[str, Any],
+    interface: _Interface,
+) -> tuple[list[Any], list[Any]]:
+    """``rule``'s input parameters, one per origin, and the connections into them: from the
+    origin rule's output parameter, or from the workflow's input data parameter."""
+    params, links = [], []
+    for origin_rule, examples in sorted(by_origin.items()):
+        param = _parameter(
+            crate,
+            f"#param-{rule}-in-{origin_rule}",
+            f"{rule} inputs from {origin_rule}",
+            "File",
+            list(dict.fromkeys(examples)),
+        )
+        params.append(param)
+        if origin_rule == "external" and len(interface.inputs) > 1:
+            links.append(_connection(crate, interface.inputs[1], param))
+        elif origin_rule in out_params:
+            links.append(_connection(crate, out_params[origin_rule], param))
+    return params, links
+
+
+def _wildcard_values(crate: Any, jobs: list[Job]) -> dict[str, list[Any]]:
+    """``{wildcard: [PropertyValue per job]}``: one entity per ``name=value``, shared by the jobs
+    (their actions name them as ``object``)."""
+    names: dict[str, list[Any]] = defaultdict(list)
+    for job in jobs:
+        for name, value in sorted(job.wildcards.items()):
+            names[name].append(
+                _entity(
+                    crate,
+                    _local_id("wildcard", f"{name}={value}"),
+                    **{"@type": "PropertyValue"},
+                    name=name,
+                    value=value,
+                )
+            )
+    return names
+
+
+def _wildcard_parameters(crate: Any, rule: str, names: dict[str, list[Any]]) -> list[Any]:
+    """One ``Text`` parameter per wildcard of ``rule``, its values as examples."""
+    return [
+        _parameter(
+            crate,
+            f"#param-{rule}-wildcard-{name}",
+            f"wildcard {name}",
+            "Text",
+            list(dict.fromkeys(values)),
+        )
+        for name, values in sorted(names.items())
+    ]
+
+
+# --- actions: what each job did, the workflow run, the engine --------------------------------
+
+
+def _add_actions(
+    builder: _Builder, workflow: Any, engine: Any, rules: _Rules, interface: _Interface
+) -> None:
+    """Per job a ``CreateAction`` of its rule wrapped by a ``ControlAction`` of its step, then the
+    ``CreateAction`` of the workflow and the engine's ``OrganizeAction``; the root dataset
+    ``mentions`` the run's and the jobs' actions."""
+    crate, facts = builder.crate, builder.facts
     controls, job_actions = [], []
     for index, job in enumerate(facts.jobs, start=1):
-        properties: dict[str, Any] = {
-            "@type": "CreateAction",
-            "name": f"{job.label} ({job.status})",
-            "description": f"{job.label} on host {job.host or '?'}: "
-            f"{shlex.join(job.command) if job.command else 'no command recorded'}",
-        }
-        if job.start:
-            properties["startTime"] = _time(job.start)
-        if job.end:
-            properties["endTime"] = _time(job.end)
-        if job.status in _STATUS:
-            properties["actionStatus"] = _STATUS[job.status]
-        if job.status != "ok" and job.status in _STATUS:
-            properties["error"] = job.error_message
-        objects = [builder.file_entity(f) for f in job.inputs] + [
-            crate.get(_local_id("wildcard", f"{n}={v}")) for n, v in sorted(job.wildcards.items())
-        ]
-        results = [builder.file_entity(f) for f in job.outputs] if job.status == "ok" else []
-        action = crate.add_action(
-            tools[job.rule],
-            identifier=f"#job-{index:04d}-{job.rule}",
-            object=_one(objects) if objects else None,
-            result=_one(results) if results else None,
-            properties=properties,
-        )
-        environment = [
-            entity(
-                _local_id("env", f"{name}={value}"),
-                **{"@type": "PropertyValue"},
-                name=name,
-                value=str(value),
-            )
-            for name, value in _environment(job.record)
-        ]
-        if environment:
-            action["environment"] = _one(environment)
+        action = _job_action(builder, index, job, rules.tools[job.rule])
         job_actions.append(action)
         controls.append(
-            entity(
+            _entity(
+                crate,
                 f"#control-{index:04d}-{job.rule}",
                 **{"@type": "ControlAction"},
                 name=f"orchestrate {job.label}",
-                instrument=steps[job.rule],
+                instrument=rules.steps[job.rule],
                 object=action,
             )
-        )
-    run_properties: dict[str, Any] = {
-        "@type": "CreateAction",
-        "name": f"SpectraMind run {facts.run_id}",
-        "description": f"snakemake run {facts.run_id}: {len(facts.jobs)} jobs, "
-        + ", ".join(f"{n} {s}" for s, n in sorted(facts.status_counts.items())),
-    }
-    if facts.start:
-        run_properties["startTime"] = _time(facts.start)
-    if facts.end:
-        run_properties["endTime"] = _time(facts.end)
-    run_status = "ok" if facts.status == "ok" else "failed"
-    run_properties["actionStatus"] = _STATUS[run_status]
-    if run_status == "failed":
-        run_properties["error"] = (
-            f"{len(facts.jobs) - facts.status_counts.get('ok', 0)} jobs not ok"
         )
     run_action = crate.add_action(
         workflow,
         identifier=f"#run-{facts.run_id}",
-        object=_one([snapshot, *external]),
-        result=_one(finals) if finals else None,
-        properties=run_properties,
+        object=_one([interface.snapshot, *interface.external]),
+        result=_one(interface.finals) if interface.finals else None,
+        properties=_run_properties(facts),
     )
-    entity(
+    _entity(
+        crate,
         "#organize",
         **{"@type": "OrganizeAction"},
         name=f"Snakemake orchestration of run {facts.run_id}",
@@ -642,7 +749,77 @@ def build_crate(
     )
     crate.root_dataset["mentions"] = [run_action, *job_actions]
 
-    # audit documents
+
+def _job_action(builder: _Builder, index: int, job: Job, tool: Any) -> Any:
+    """The ``CreateAction`` of one job: its input files and wildcard values (``object``), its
+    output files when it ended ok (``result``), times, status, error, command, host and the
+    environment it ran with."""
+    crate = builder.crate
+    properties: dict[str, Any] = {
+        "@type": "CreateAction",
+        "name": f"{job.label} ({job.status})",
+        "description": f"{job.label} on host {job.host or '?'}: "
+        f"{shlex.join(job.command) if job.command else 'no command recorded'}",
+    }
+    if job.start:
+        properties["startTime"] = _time(job.start)
+    if job.end:
+        properties["endTime"] = _time(job.end)
+    if job.status in _STATUS:
+        properties["actionStatus"] = _STATUS[job.status]
+    if job.status != "ok" and job.status in _STATUS:
+        properties["error"] = job.error_message
+    objects = [builder.file_entity(f) for f in job.inputs] + [
+        crate.get(_local_id("wildcard", f"{n}={v}")) for n, v in sorted(job.wildcards.items())
+    ]
+    results = [builder.file_entity(f) for f in job.outputs] if job.status == "ok" else []
+    action = crate.add_action(
+        tool,
+        identifier=f"#job-{index:04d}-{job.rule}",
+        object=_one(objects) if objects else None,
+        result=_one(results) if results else None,
+        properties=properties,
+    )
+    environment = [
+        _entity(
+            crate,
+            _local_id("env", f"{name}={value}"),
+            **{"@type": "PropertyValue"},
+            name=name,
+            value=str(value),
+        )
+        for name, value in _environment(job.record)
+    ]
+    if environment:
+        action["environment"] = _one(environment)
+    return action
+
+
+def _run_properties(facts: RunFacts) -> dict[str, Any]:
+    """Name, description (jobs per status), times and status of the workflow run's action."""
+    properties: dict[str, Any] = {
+        "@type": "CreateAction",
+        "name": f"SpectraMind run {facts.run_id}",
+        "description": f"snakemake run {facts.run_id}: {len(facts.jobs)} jobs, "
+        + ", ".join(f"{n} {s}" for s, n in sorted(facts.status_counts.items())),
+    }
+    if facts.start:
+        properties["startTime"] = _time(facts.start)
+    if facts.end:
+        properties["endTime"] = _time(facts.end)
+    run_status = "ok" if facts.status == "ok" else "failed"
+    properties["actionStatus"] = _STATUS[run_status]
+    if run_status == "failed":
+        properties["error"] = f"{len(facts.jobs) - facts.status_counts.get('ok', 0)} jobs not ok"
+    return properties
+
+
+# --- audit documents -------------------------------------------------------------------------
+
+
+def _add_audit_documents(crate: Any, facts: RunFacts, repo: Path, notes: list[str]) -> None:
+    """The run's ``events.jsonl`` manifests and the DVC lineage (``dvc.yaml``, ``dvc.lock``) as
+    found in ``repo`` (a note for each one missing)."""
     for events in facts.events_files:
         crate.add_file(
             events,
@@ -668,7 +845,10 @@ def build_crate(
             )
         else:
             notes.append(f"no {name} in {repo}")
-    sbom_dir = Path(sbom_dir) if sbom_dir is not None else repo / "artifacts/sbom"
+
+
+def _add_sboms(crate: Any, sbom_dir: Path, notes: list[str]) -> None:
+    """The SBOMs and their gate results under ``sbom/`` (a note when ``sbom_dir`` has none)."""
     found = 0
     for name, (encoding, description) in SBOM_FILES.items():
         if (sbom_dir / name).is_file():
@@ -685,18 +865,27 @@ def build_crate(
             )
     if not found:
         notes.append(f"no SBOMs in {sbom_dir} (run `spectramind sbom --out {sbom_dir}`)")
-    if LOCK_FILE in sources:
-        text = json.dumps(_cve_report(sources[LOCK_FILE], cve_ignore), indent=2) + "\n"
-        crate.add_file(
-            io.BytesIO(text.encode()),
-            dest_path=CVE_REPORT,
-            properties={
-                "name": "offline CVE gate",
-                "encodingFormat": "application/json",
-                "description": f"offline CVE gate on the run's {LOCK_FILE} "
-                "(vendored PyPA advisory snapshot; date and age inside)",
-            },
-        )
+
+
+def _add_cve_report(crate: Any, sources: _Sources, cve_ignore: Path | str | None) -> None:
+    """``supply/cve-offline.json``: the offline CVE gate on the run's lock (when there is one)."""
+    if LOCK_FILE not in sources.files:
+        return
+    text = json.dumps(_cve_report(sources.files[LOCK_FILE], cve_ignore), indent=2) + "\n"
+    crate.add_file(
+        io.BytesIO(text.encode()),
+        dest_path=CVE_REPORT,
+        properties={
+            "name": "offline CVE gate",
+            "encodingFormat": "application/json",
+            "description": f"offline CVE gate on the run's {LOCK_FILE} "
+            "(vendored PyPA advisory snapshot; date and age inside)",
+        },
+    )
+
+
+def _add_readme(crate: Any, facts: RunFacts, notes: list[str]) -> None:
+    """``README.md`` about the root dataset: what the crate holds, all notes, the audit summary."""
     crate.add_file(
         io.BytesIO(_readme(facts, notes).encode()),
         dest_path="README.md",
@@ -707,7 +896,6 @@ def build_crate(
             "description": "what this crate holds, and the run's audit summary (`runs show`)",
         },
     )
-    return crate, builder, notes
 
 
 def _cve_report(lock: bytes, ignore: Path | str | None) -> dict[str, Any]:
