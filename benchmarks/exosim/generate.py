@@ -53,7 +53,19 @@ log = logging.getLogger("exosim-adc")
 # --- ExoSim run of one planet ---------------------------------------------------------------
 
 
-def run_exosim(planet: population.Planet, workdir: Path, n_airs_cds: int) -> dict:
+# ExoSim's cache chunk sizes [MB] to try, in turn. ExoSim 2.0.1 cannot apply the astronomical
+# signal when the last sub-exposure of the transit model falls on the first row of a cache chunk
+# (``applyAstronomicalSignal.select_chunk_range`` keeps that chunk whole and the model slice for
+# it is empty: "operands could not be broadcast together with shapes (n,32,356) (0,1,356)").
+# Another chunk size moves the chunk boundaries; 2 is ExoSim's default (planets that never hit
+# the boundary are byte-identical to a run without this retry).
+CHUNK_SIZES_MB = (2, 3, 5)
+_CHUNK_BOUNDARY_ERROR = "could not be broadcast together"
+
+
+def run_exosim(
+    planet: population.Planet, workdir: Path, n_airs_cds: int, chunk_mb: float = 2
+) -> dict:
     """Run ExoSim 2 for one planet visit; returns per channel the NDR cube, times, maps."""
     import exosim.recipes as recipes
     import h5py
@@ -61,6 +73,7 @@ def run_exosim(planet: population.Planet, workdir: Path, n_airs_cds: int) -> dic
 
     RunConfig.random_seed = planet.exosim_seed
     RunConfig.n_job = 1
+    RunConfig.chunk_size = chunk_mb
     # ExoSim collects every configuration file it has read, process-wide, and copies them next
     # to each output: start each planet with an empty list (the last planet's files are gone).
     RunConfig.config_file_list.clear()
@@ -184,11 +197,22 @@ def simulate_planet(job: tuple) -> dict:
     if record_path.is_file():
         return json.loads(record_path.read_text())
     started = time.perf_counter()
-    work = Path(tempfile.mkdtemp(prefix=f"exosim-{pid}-"))
-    try:
-        sim = run_exosim(planet, work, n_airs_cds)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    for attempt, chunk_mb in enumerate(CHUNK_SIZES_MB):
+        work = Path(tempfile.mkdtemp(prefix=f"exosim-{pid}-"))
+        try:
+            sim = run_exosim(planet, work, n_airs_cds, chunk_mb)
+            break
+        except ValueError as err:
+            if _CHUNK_BOUNDARY_ERROR not in str(err) or attempt == len(CHUNK_SIZES_MB) - 1:
+                raise RuntimeError(f"ExoSim failed on {split} planet {pid}: {err}") from err
+            log.warning(
+                "planet %d: ExoSim chunk-boundary error with %s MB chunks; retrying with %s MB",
+                pid,
+                chunk_mb,
+                CHUNK_SIZES_MB[attempt + 1],
+            )
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
     tmp = folder.with_name(folder.name + ".partial")
     if tmp.exists():
         shutil.rmtree(tmp)
