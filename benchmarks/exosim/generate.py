@@ -59,7 +59,7 @@ log = logging.getLogger("exosim-adc")
 # it is empty: "operands could not be broadcast together with shapes (n,32,356) (0,1,356)").
 # Another chunk size moves the chunk boundaries; 2 is ExoSim's default (planets that never hit
 # the boundary are byte-identical to a run without this retry).
-CHUNK_SIZES_MB = (2, 3, 5)
+CHUNK_SIZES_MB = (2, 3, 5, 7, 11)
 _CHUNK_BOUNDARY_ERROR = "could not be broadcast together"
 
 
