@@ -70,7 +70,6 @@ class WhiteLightFit:
     t14_h: float
     k_ref: float
     supersample: int
-    detection: Detection
 
 
 def white_curves(lc: CalibratedVisit, valid: np.ndarray) -> tuple[list[WhiteCurve], np.ndarray]:
@@ -333,5 +332,4 @@ def fit_white_light(
         t14_h=t14,
         k_ref=k_ref,
         supersample=supersample,
-        detection=detection,
     )
