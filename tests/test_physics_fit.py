@@ -501,3 +501,23 @@ def test_fgs1_sigma_covers_its_limb_darkening_uncertainty():
     assert scatter < 1.2 * np.median(sigmas), (errors, sigmas)
     assert scatter > 1.5 * np.median(conditional), (errors, conditional)
     assert np.median(sigmas) < 5 * scatter  # honest, not merely huge
+
+
+@pytest.mark.parametrize("drift_degree", [-1, 2])
+def test_every_diagnostic_feature_reads_a_key_the_fit_writes(drift_degree):
+    # A feature whose diagnostics key no stage writes is silently 0 for every planet (the AIRS
+    # drift degree once read "airs_drift_degree" while the fit wrote "airs_white_drift_degree").
+    from spectramind.physics.features import DIAGNOSTIC_FEATURES
+
+    lc = synthetic.make_visit(TRUTH, relative_noise=1e-4, seed=3)
+    result = fit_planet([lc], TRUTH.star_info(), FitConfig(drift_degree=drift_degree))
+    assert not result.meta["fallback"]
+    diagnostics = result.meta["visits"][0]["diagnostics"]
+    missing = {name: key for name, key in DIAGNOSTIC_FEATURES.items() if key not in diagnostics}
+    assert not missing, f"features read keys no fit wrote: {missing}"
+    features = dict(zip(FEATURE_NAMES, result.features, strict=True))
+    for name in ("fgs_drift_degree", "airs_drift_degree"):
+        degree = features[name]
+        assert degree == round(degree) and 0 <= degree <= FitConfig().drift_degree_max
+        if drift_degree >= 0:
+            assert degree == drift_degree

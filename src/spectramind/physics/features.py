@@ -59,6 +59,33 @@ FEATURE_NAMES = (
     *(f"star_{name}" for name in STAR_FEATURES),
 )
 
+# Features read from a visit fit's diagnostics, by the key the white-light and depth stages
+# write (a feature whose key no stage writes would be 0 for every planet; a test fits a planet
+# and checks every key is there).
+DIAGNOSTIC_FEATURES: dict[str, str] = {
+    "airs_white_depth": "airs_white_depth",
+    "t0_err_h": "t0_err_h",
+    "a_over_rs_err": "a_over_rs_err",
+    "impact_err": "impact_err",
+    "a_over_rs_prior_pull": "a_over_rs_prior_pull",
+    "impact_prior_pull": "impact_prior_pull",
+    "white_chi2_red": "white_chi2_red",
+    "fgs_residual_ppm": "fgs_residual_ppm",
+    "airs_white_residual_ppm": "airs_white_residual_ppm",
+    "airs_channel_residual_ppm_median": "airs_channel_residual_ppm_median",
+    "channel_chi2_red_median": "channel_chi2_red_median",
+    "detection_snr": "detection_snr",
+    "airs_white_depth_err_marginal": "airs_white_depth_err_marginal",
+    "airs_white_depth_err_conditional": "airs_white_depth_err_conditional",
+    "fgs_depth_err_conditional": "fgs_depth_err_conditional",
+    "fgs_drift_degree": "fgs_drift_degree",
+    "airs_drift_degree": "airs_white_drift_degree",
+    "fgs_ld_prior_pull": "fgs_ld_prior_pull",
+    "airs_ld_prior_pull": "airs_white_ld_prior_pull",
+    "airs_channel_white_offset": "airs_channel_white_offset",
+    "airs_ld_bins_prior_pull": "airs_ld_bins_prior_pull",
+}
+
 
 def finite_float(value: Any, default: float = 0.0) -> float:
     """``value`` as a finite float; ``default`` for None, non-numbers and NaN/inf."""
@@ -89,46 +116,26 @@ def planet_features(
         )
     values = {
         "fgs_depth": depth[0],
-        "airs_white_depth": d.get("airs_white_depth"),
         "airs_mean_depth": float(np.mean(depth[1:])),
         "t0_h": g.get("t0_h"),
         "a_over_rs": g.get("a_over_rs"),
         "inc_deg": g.get("inc_deg"),
         "impact_parameter": g.get("impact_parameter"),
         "t14_h": g.get("t14_h"),
-        "t0_err_h": d.get("t0_err_h"),
-        "a_over_rs_err": d.get("a_over_rs_err"),
-        "impact_err": d.get("impact_err"),
-        "a_over_rs_prior_pull": d.get("a_over_rs_prior_pull"),
-        "impact_prior_pull": d.get("impact_prior_pull"),
         "fgs_u1": ld.get("fgs", [None, None])[0],
         "fgs_u2": ld.get("fgs", [None, None])[1],
         "airs_u1_mid": None if mid is None else mid[0],
         "airs_u2_mid": None if mid is None else mid[1],
-        "white_chi2_red": d.get("white_chi2_red"),
-        "fgs_residual_ppm": d.get("fgs_residual_ppm"),
-        "airs_white_residual_ppm": d.get("airs_white_residual_ppm"),
-        "airs_channel_residual_ppm_median": d.get("airs_channel_residual_ppm_median"),
-        "channel_chi2_red_median": d.get("channel_chi2_red_median"),
         "airs_depth_err_median": float(np.median(depth_err[1:])),
         "fgs_depth_err": depth_err[0],
-        "detection_snr": d.get("detection_snr"),
         "n_visits": len(fits),
         "visit_chi2_red": visit_chi2,
         "fallback": float(any(f.fallback for f in fits)),
         "fallback_fraction": float(np.mean([f.channel_fallback.mean() for f in fits])),
-        "airs_white_depth_err_marginal": d.get("airs_white_depth_err_marginal"),
-        "airs_white_depth_err_conditional": d.get("airs_white_depth_err_conditional"),
-        "fgs_depth_err_conditional": d.get("fgs_depth_err_conditional"),
-        "fgs_drift_degree": d.get("fgs_drift_degree"),
-        "airs_drift_degree": d.get("airs_drift_degree"),
-        "fgs_ld_prior_pull": d.get("fgs_ld_prior_pull"),
-        "airs_ld_prior_pull": d.get("airs_ld_prior_pull"),
         "fgs_u1_prior": ld.get("fgs_prior", [None, None])[0],
         "fgs_u2_prior": ld.get("fgs_prior", [None, None])[1],
-        "airs_channel_white_offset": d.get("airs_channel_white_offset"),
-        "airs_ld_bins_prior_pull": d.get("airs_ld_bins_prior_pull"),
     }
+    values.update({name: d.get(key) for name, key in DIAGNOSTIC_FEATURES.items()})
     for name in STAR_FEATURES:
         values[f"star_{name}"] = star.get(name)
     return np.array([finite_float(values[name]) for name in FEATURE_NAMES], dtype=np.float64)

@@ -285,6 +285,9 @@ def fit_white_light(
         ld_priors=curve_priors,
     )
     bases = {c.name: basis for c in curves}
+    for c in curves:
+        # The degree in use, fixed by config unless cross-validated below (which overwrites).
+        diagnostics[f"{c.name}_drift_degree"] = float(start_degree)
     if auto_drift:
         bases = select_bases(
             time_h, curves, geo, exposure, supersample, regressors, config, diagnostics
