@@ -272,6 +272,96 @@ def test_saturated_frames_are_rejected_and_flagged(planet, default_result, tmp_p
     np.testing.assert_allclose(v.flux[4:, 1:], default_result.flux[4:, 1:], rtol=1e-4)
 
 
+def _transit_depth(flux: np.ndarray, in_transit: np.ndarray) -> np.ndarray:
+    """(channels,) 1 - mean in-transit / mean out-of-transit flux."""
+    return 1.0 - flux[in_transit].mean(axis=0) / flux[~in_transit].mean(axis=0)
+
+
+def test_a_pixel_saturated_in_many_frames_is_masked_like_a_dead_pixel(
+    planet, default_result, tmp_path
+):
+    # A star bright enough to reach full scale in its trace core out of transit but not in it:
+    # rejecting the saturated frames one by one keeps the dim frames of those pixels and makes
+    # the transit shallower; masking them for the visit fills them from their good neighbours.
+    geo = next(s for s in default_result.meta["steps"] if s["name"] == "locate")["geometry"]
+    airs, fgs = geo["AIRS-CH0"], geo["FGS1"]
+    fixed = {
+        "extract": {"airs_rows": airs["rows"], "fgs_rows": fgs["rows"], "fgs_cols": fgs["cols"]},
+        "background": {"airs_rows": [[r, r + 1] for r in airs["background_rows"]]},
+    }
+    white = default_result.flux[:, 1:].mean(axis=1)
+    white = white / np.median(white)
+    in_transit = white < 1.0 - 0.5 * (1.0 - white.min())  # (n_bins,) the deeper half
+    n_bins = in_transit.size
+
+    pdir = copy_planet(planet, tmp_path / "saturated")
+    path = pdir / "AIRS-CH0_signal_0.parquet"
+    raw = read_values(path)
+    n_cds = raw.shape[0] // 2
+    cube = raw.reshape(2 * n_cds, 32, 356)
+    frames_in_transit = np.zeros(n_cds, dtype=bool)
+    frames_in_transit[: n_bins * (n_cds // n_bins)] = np.repeat(in_transit, n_cds // n_bins)
+    cols = np.arange(150, 171)
+    core = np.argsort(np.median(cube[1::2][:, :, cols], axis=(0, 2)))[-3:]  # brightest rows
+    for row in core:
+        end = cube[1::2, row][:, cols]  # (n_cds, 21) end reads
+        level = np.median(end[frames_in_transit], axis=0)  # full scale at the in-transit level
+        cube[1::2, row, cols] = np.where(end > level, 65535, end)
+    rewrite(path, cube.reshape(raw.shape))
+    data = pdir.parent.parent
+    masked = calibrate_visit(data, SPLIT, planet[1], 0, build_config({"steps": fixed}))
+    per_frame = calibrate_visit(
+        data, SPLIT, planet[1], 0,
+        build_config({"steps": fixed | {"adc": {"mask_saturated_fraction": 1.0}}}),
+    )  # fmt: skip
+
+    # The same pixels declared dead (and not saturated) give the same bits.
+    dead_dir = copy_planet(planet, tmp_path / "dead")
+    dead_path = dead_dir / "AIRS-CH0_calibration_0" / "dead.parquet"
+    dead = read_values(dead_path)
+    dead[np.ix_(core, cols)] = True
+    rewrite(dead_path, dead)
+    as_dead = calibrate_visit(
+        dead_dir.parent.parent, SPLIT, planet[1], 0, build_config({"steps": fixed})
+    )
+    np.testing.assert_array_equal(masked.flux, as_dead.flux)
+    np.testing.assert_array_equal(masked.flux_err, as_dead.flux_err)
+    np.testing.assert_array_equal(masked.quality, as_dead.quality)
+    assert not np.any(masked.quality & (Quality.SATURATED | Quality.BIN_EMPTY))
+
+    # Frame-by-frame rejection flags the channels and biases their depth low; the mask does not.
+    hit = (per_frame.quality[1:] & Quality.SATURATED) > 0
+    assert hit.sum() >= 15
+    truth = _transit_depth(default_result.flux[:, 1:], in_transit)[hit]
+    bias_per_frame = np.mean(_transit_depth(per_frame.flux[:, 1:], in_transit)[hit] / truth) - 1
+    bias_masked = np.mean(_transit_depth(masked.flux[:, 1:], in_transit)[hit] / truth) - 1
+    assert bias_per_frame < -0.04
+    assert abs(bias_masked) < 0.5 * abs(bias_per_frame)
+
+
+def test_the_trace_is_located_when_its_core_is_at_full_scale(planet, default_result, tmp_path):
+    # A star so bright that the trace core reads full scale in most frames: those pixels are
+    # the brightest, not empty (before: NaN, and the trace "reached the edge of the window").
+    pdir = copy_planet(planet, tmp_path)
+    path = pdir / "AIRS-CH0_signal_0.parquet"
+    raw = read_values(path)
+    start, end = raw[0::2].astype(np.float64), raw[1::2].astype(np.float64)
+    # The same star k times brighter, through an ADC that clips at full scale: k puts the
+    # brightest pixel's median ramp at twice full scale.
+    k = 2.0 * (65535 - np.median(start)) / np.max(np.median(end - start, axis=0))
+    bright = np.clip(start + k * (end - start), 0, 65535)
+    raw[1::2] = np.floor(bright).astype(raw.dtype)
+    core = np.median(raw[1::2], axis=0) >= 65535
+    assert core.sum() >= 20  # (the trace core of many columns)
+    rewrite(path, raw)
+    v = calibrate_visit(pdir.parent.parent, SPLIT, planet[1], 0, build_config())
+    located = next(s for s in v.meta["steps"] if s["name"] == "locate")["geometry"]["AIRS-CH0"]
+    default = next(s for s in default_result.meta["steps"] if s["name"] == "locate")["geometry"]
+    assert located["problems"] == []
+    assert located["rows"] == default["AIRS-CH0"]["rows"]
+    assert not np.any(v.quality & Quality.GEOMETRY)
+
+
 def test_odd_frame_count_and_missing_calibration_file(planet, tmp_path):
     pdir = copy_planet(planet, tmp_path)
     data = pdir.parent.parent

@@ -44,6 +44,19 @@ def test_adc_decode_matches_formula_and_flags_saturation():
     assert sat.tolist() == [[False, True, True]]
 
 
+def test_persistently_saturated_pixels_are_those_above_the_frame_wide_level():
+    n_cds = 500
+    counts = np.zeros((4, 6), dtype=np.int64)
+    counts[1, 2] = 200  # a trace pixel near full scale: saturated in 40 % of its frames
+    counts[3, 5] = 3  # a cosmic-ray hit or two (0.6 %): stays rejected frame by frame
+    assert np.argwhere(adc.persistently_saturated(counts, n_cds, 0.01)).tolist() == [[1, 2]]
+    # Whole frames at full scale (every pixel in the same 40 frames) mask nothing: those frames
+    # are rejected instead, and the pixel above them is still found.
+    assert np.argwhere(adc.persistently_saturated(counts + 40, n_cds, 0.01)).tolist() == [[1, 2]]
+    assert not adc.persistently_saturated(counts, n_cds, 1.0).any()
+    assert adc.persistently_saturated(np.zeros((0, 3), dtype=np.int64), n_cds, 0.01).shape == (0, 3)
+
+
 def test_crop_pixel_index_selects_the_window_in_row_major_order():
     frame = np.arange(AIRS.rows * AIRS.cols).reshape(AIRS.rows, AIRS.cols)
     win = crop.window(AIRS, (10, 22), (39, 321))

@@ -138,6 +138,30 @@ def write_parquet(path: Path, matrix: np.ndarray) -> None:
     tmp.replace(path)
 
 
+ADC_FULL_SCALE = 65535  # uint16 (FORMAT.md: raw = uint16(clip(floor(...), 0, 65535)))
+
+
+def adc_encode(reads: np.ndarray, channel: str, where: str) -> np.ndarray:
+    """ExoSim's 32-bit digital reads -> the 16-bit raw values of the format, clipped at full scale.
+
+    ExoSim's own 16-bit ADC would wrap a read past 65535 modulo 65536 (``astype(uint16)``); a
+    real ADC saturates. A negative analogue value cast to uint32 also wraps, to above 2^31: those
+    read 0, as the format's encoder clips them.
+    """
+    if reads.dtype != np.uint32:
+        raise TypeError(
+            f"{where} {channel}: expected 32-bit ExoSim reads (ADC_num_bit 32), found "
+            f"{reads.dtype}: a 16-bit ExoSim ADC wraps reads past full scale instead of "
+            "clipping them"
+        )
+    signed = reads.astype(np.int64)
+    signed[signed >= 2**31] = 0  # wrapped negatives
+    clipped = int(np.count_nonzero(signed > ADC_FULL_SCALE))
+    if clipped:
+        log.info("%s %s: %d reads clipped at the ADC full scale", where, channel, clipped)
+    return np.clip(signed, 0, ADC_FULL_SCALE).astype(np.uint16)
+
+
 def write_visit(folder: Path, channel: str, sim: dict, flip_columns: bool) -> None:
     """Signal parquet (frames, rows*cols) uint16 and the five calibration maps of a channel."""
     ndrs = sim["ndrs"]
@@ -145,7 +169,7 @@ def write_visit(folder: Path, channel: str, sim: dict, flip_columns: bool) -> No
     if flip_columns:  # ExoSim disperses towards +x; ADC 2025 column 0 is the longest wavelength
         ndrs = ndrs[:, :, ::-1]
         maps = {k: v[..., ::-1] for k, v in maps.items()}
-    frames = ndrs.reshape(ndrs.shape[0], -1)
+    frames = adc_encode(ndrs.reshape(ndrs.shape[0], -1), channel, folder.name.split(".")[0])
     write_parquet(folder / f"{channel}_signal_0.parquet", frames)
     cal = folder / f"{channel}_calibration_0"
     cal.mkdir(exist_ok=True)

@@ -34,7 +34,11 @@ AIRS_COLS = 356
 FGS_COLS = 32
 PIXEL_UM = 18.0
 CLOCK_HZ = 10.0
-# ADC: 16 bits; digital = floor(counts * gain) (ExoSim's AnalogToDigital); adc_info: offset 0
+# ADC: digital = floor((counts - offset) * gain) (ExoSim's AnalogToDigital), run at 32 bits:
+# ExoSim's 16-bit ADC casts without clipping, so a read past full scale wraps modulo 65536 (a
+# bright star's trace then loses 163840 counts per wrap and its transit looks 1.5-2.5x deeper).
+# generate.write_visit applies FORMAT.md's 16-bit encoder, clip to 0..65535, to the 32-bit reads.
+ADC_BITS = 32
 ADC_GAIN = {"AIRS-CH0": 0.4, "FGS1": 0.1}  # FGS1 pixels at the PSF peak collect ~1e5 e- per read
 AIRS_WL_RANGE = (1.62, 4.12)  # micron, columns in ExoSim order (increasing wavelength)
 FGS_BAND = (0.6, 0.8)
@@ -224,7 +228,7 @@ def _channel_xml(
         <gain_coeff_w_min> -1.0 </gain_coeff_w_min>
         <gain_coeff_w_max> 1.0 </gain_coeff_w_max>
         <ADC> True </ADC>
-        <ADC_num_bit> 16 </ADC_num_bit>
+        <ADC_num_bit> {ADC_BITS} </ADC_num_bit>
         <ADC_gain> {ADC_GAIN[name]} </ADC_gain>
         <ADC_offset> {ADC_OFFSET} </ADC_offset>
         <ADC_round_method>floor</ADC_round_method>

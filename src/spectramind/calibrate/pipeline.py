@@ -195,14 +195,30 @@ def bin_frames(
             block = run_steps(Phase.CDS, block, cfg, timer)
             binned[j] = block.binned.T
             empty[j] = block.empty.T
+    n_sat = n_sat.reshape(rows, cols)
+    n_cds = n_bins * size
+    persistent = steps.adc.persistently_saturated(
+        n_sat, n_cds, cfg.params("adc").mask_saturated_fraction
+    )
+    if persistent.any():
+        log.info(
+            "%s: %d pixels saturated in more than %.3g of their %d frames: masked for the visit",
+            state.instrument.name,
+            int(persistent.sum()),
+            cfg.params("adc").mask_saturated_fraction,
+            n_cds,
+        )
     return BinnedInstrument(
         cube=np.ascontiguousarray(binned.T).reshape(n_bins, rows, cols),
-        bad=state.bad[ix],
+        bad=state.bad[ix] | persistent,
         flat_invalid=state.flat_invalid[ix],
-        empty=np.ascontiguousarray(empty.T).reshape(n_bins, rows, cols),
-        saturated=n_sat.reshape(rows, cols),
+        # A masked pixel is filled in every bin: its own empty bins no longer count.
+        empty=np.ascontiguousarray(empty.T).reshape(n_bins, rows, cols) & ~persistent,
+        # A masked pixel's frames no longer count as rejected (the channel is flagged through
+        # MASKED_MANY instead, when too many of its pixels are masked).
+        saturated=np.where(persistent, 0, n_sat),
         cosmic=n_cr.reshape(rows, cols),
-        n_cds=n_bins * size,
+        n_cds=n_cds,
     )
 
 

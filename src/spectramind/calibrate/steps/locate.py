@@ -102,18 +102,27 @@ def median_cds_image(
         reads: (2 n, rows * cols) uint16 raw reads (start, end alternating).
         shape: (rows, cols); bad: (rows, cols) bool static mask.
         saturation_raw: reads at or above this are ignored (their CDS frame is meaningless).
+            A pixel saturated in most frames (a bright star's trace core) takes the mean of its
+            clipped CDS frames instead: its median is at full scale, so this is a lower bound,
+            but a bright one, which is what locating the light needs (NaN, or the mean of its
+            few dim frames, would make the brightest pixels look empty).
 
     Returns:
         (rows, cols) float64 in ADU (the ADC gain and offset do not change where light is).
     """
     cds = reads[1::2].astype(np.float32) - reads[0::2].astype(np.float32)
-    cds[np.maximum(reads[1::2], reads[0::2]) >= saturation_raw] = np.nan
+    saturated = np.maximum(reads[1::2], reads[0::2]) >= saturation_raw
     groups = min(8, cds.shape[0])
     n = cds.shape[0] // groups * groups
+    mostly = saturated[:n].mean(axis=0) > 0.5 if n else np.zeros(cds.shape[1], dtype=bool)
+    clipped_mean = cds[:n, mostly].mean(axis=0, dtype=np.float64)  # lower bounds
+    cds[saturated] = np.nan
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-saturated pixels stay NaN
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-saturated pixels: set below
         means = np.nanmean(cds[:n].reshape(groups, n // groups, -1), axis=1, dtype=np.float64)
-        image = np.nanmedian(means, axis=0).reshape(shape)
+        image = np.nanmedian(means, axis=0)
+    image[mostly] = clipped_mean
+    image = image.reshape(shape)
     image[bad] = np.nan
     return image
 
