@@ -131,3 +131,25 @@ def test_holdout_predictions_are_out_of_fold(sets):
     held = [set(table.planet_id.tolist()) - set(seen) for seen in checkpoint["member_train_ids"]]
     assert sorted(p for h in held for p in h) == sorted(table.planet_id.tolist())
     assert np.all(mu >= 0) and np.all(np.isfinite(sigma)) and DEPTH_UNIT == 1e6
+
+
+def test_the_spectral_prior_is_kept_only_where_it_raises_the_out_of_fold_score(tmp_path):
+    """Spectra made of shared shapes: the prior pools the channels and is kept. Spectra with
+    bands of their own, which a prior learned from the other planets' labels cannot span: it
+    shrinks them and is dropped, and the checkpoint predicts as one trained without a prior."""
+    shared = _table(write_synthetic_set(tmp_path / "shared", 20, seed=1))
+    own_set = write_synthetic_set(tmp_path / "own", 20, seed=1, own_bands=6, own_band_depth=3e-3)
+    own = _table(own_set)
+    kept = train_model(TrainConfig(**FAST), shared)["holdout_diagnostics"]
+    assert kept["prior_used"]
+    assert kept["score_with_prior"] > kept["score_without_prior"] + 0.05, kept
+    checkpoint = train_model(TrainConfig(**FAST), own)
+    dropped = checkpoint["holdout_diagnostics"]
+    assert not dropped["prior_used"]
+    assert dropped["score_without_prior"] > dropped["score_with_prior"] + 0.01, dropped
+    assert dropped["score"] == dropped["score_without_prior"]
+    assert checkpoint["prior"] is None and checkpoint["member_priors"] == [None] * 5
+    without = train_model(TrainConfig(spectral_prior=False, **FAST), own)
+    assert not without["holdout_diagnostics"]["prior_used"]
+    for a, b in zip(predict(checkpoint, own), predict(without, own), strict=True):
+        np.testing.assert_array_equal(a, b)

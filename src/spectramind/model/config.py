@@ -53,7 +53,8 @@ class TrainConfig:
     # averages the members. <= 1: one model with the hold-out calibration above (no prior).
     n_folds: int = 5
     # Combine the prediction with a Gaussian prior over whole spectra learned from the train
-    # labels (principal directions + out-of-fold residual), pooling the channels.
+    # labels (principal directions + out-of-fold residual), pooling the channels, where it
+    # raises the out-of-fold score (a cross-fit checks; without one, always).
     spectral_prior: bool = True
     # The most principal directions the prior may keep (the count is chosen out of fold).
     prior_max_components: int = 20

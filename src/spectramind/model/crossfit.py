@@ -6,7 +6,10 @@ early-stopping hold-out), and with the spectral prior learned from their labels
 (:mod:`.spectral_prior`) it predicts fold k, which it never saw. Those out-of-fold predictions
 of every train planet give one sigma scale per instrument (FGS1, AIRS): the RMS z-score of the
 labels, the maximum-likelihood scale. The test prediction averages the K members, combines the
-average with the prior learned from all labels, and applies the scales.
+average with the prior learned from all labels, and applies the scales. The prior is used only
+where the out-of-fold score with it beats the score without it (the members' own noise model,
+scaled the same way): a Gaussian prior whose directions miss features of the spectra shrinks
+those features and biases the depths (found on the ExoSim row of the robustness matrix).
 
 Each member's output is split by noise structure (:meth:`SpectralCorrector.noise_parts`):
 independent per-wavelength noise and a common mode shared by all wavelengths, so the
@@ -18,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -154,6 +158,46 @@ def combine(
     return posterior(prior, mu, independent, common)
 
 
+@dataclass(frozen=True)
+class OutOfFold:
+    """Out-of-fold posterior of every train planet: mean and std (n, W) [ppm] before the
+    scales, the sigma scale per instrument (RMS z, the maximum-likelihood scale) and the score
+    with the scales applied."""
+
+    mean: np.ndarray
+    sd: np.ndarray
+    scale: dict[str, float]
+    score: float
+
+
+def _out_of_fold(
+    labels: np.ndarray,
+    folds: np.ndarray,
+    priors: list[SpectralPrior | None],
+    mu: np.ndarray,
+    variance: np.ndarray,
+    common: np.ndarray,
+) -> OutOfFold:
+    """Each fold's planets through their member's prior (None: the member's own noise)."""
+    mean = np.empty_like(mu)
+    sd = np.empty_like(mu)
+    for k, prior in enumerate(priors):
+        rows = folds == k
+        mean[rows], sd[rows] = combine(prior, mu[rows], variance[rows], common[rows])
+    z = (labels - mean) / sd  # (n, W)
+    scale = {
+        "fgs": float(np.sqrt(np.mean(z[:, 0] ** 2))),
+        "airs": float(np.sqrt(np.mean(z[:, 1:] ** 2))),
+    }
+    breakdown = metric.score_arrays(
+        labels / DEPTH_UNIT,
+        np.clip(mean, 0, None) / DEPTH_UNIT,
+        sd * _instrument_vector(scale["fgs"], scale["airs"], sd.shape[1]) / DEPTH_UNIT,
+        metric.NaiveReference.from_labels(labels / DEPTH_UNIT),
+    )
+    return OutOfFold(mean, sd, scale, float(breakdown.score))
+
+
 def _prior(cfg: TrainConfig, labels: np.ndarray) -> SpectralPrior | None:
     if not cfg.spectral_prior:
         return None
@@ -205,38 +249,31 @@ def train_crossfit(cfg: TrainConfig, data: PlanetTable) -> dict:
     noise = fit_noise_scales(data.labels - oof_mu, oof_var, oof_common, oof_mu)
     var, common = scaled_noise(oof_var, oof_common, noise, oof_mu)
     # 2. The posterior of every planet from its own member's prior, and one sigma scale per
-    #    instrument: the RMS z-score of the labels (the maximum-likelihood scale).
-    oof_mean = np.empty_like(oof_mu)
-    oof_sd = np.empty_like(oof_mu)
-    for k, prior in enumerate(member_priors):
-        rows = folds == k
-        oof_mean[rows], oof_sd[rows] = combine(prior, oof_mu[rows], var[rows], common[rows])
-    z = (data.labels - oof_mean) / oof_sd  # (n, W)
-    scale = {
-        "fgs": float(np.sqrt(np.mean(z[:, 0] ** 2))),
-        "airs": float(np.sqrt(np.mean(z[:, 1:] ** 2))),
-    }
-    naive = metric.NaiveReference.from_labels(data.labels / DEPTH_UNIT)
-    sigma_scale = _instrument_vector(scale["fgs"], scale["airs"], oof_sd.shape[1])
-    breakdown = metric.score_arrays(
-        data.labels / DEPTH_UNIT,
-        np.clip(oof_mean, 0, None) / DEPTH_UNIT,
-        oof_sd * sigma_scale / DEPTH_UNIT,
-        naive,
-    )
-    oof_mu = oof_mean
-    prior = _prior(cfg, data.labels)
+    #    instrument; the prior is kept only if it raises the out-of-fold score (a Gaussian prior
+    #    whose directions miss the spectra's features shrinks them and biases the depths).
+    with_prior = _out_of_fold(data.labels, folds, member_priors, oof_mu, var, common)
+    without = _out_of_fold(data.labels, folds, [None] * n_folds, oof_mu, var, common)
+    use_prior = any(p is not None for p in member_priors) and with_prior.score >= without.score
+    chosen = with_prior if use_prior else without
+    if not use_prior:
+        member_priors = [None] * n_folds
+    prior = _prior(cfg, data.labels) if use_prior else None
     log.info(
-        "cross-fit: %d members in %.1f s; noise scales %s; out-of-fold z RMS %.3f (FGS1) "
-        "%.3f (AIRS) -> scaled; out-of-fold score %.4f; prior with %d components",
+        "cross-fit: %d members in %.1f s; noise scales %s; out-of-fold score %.4f with the "
+        "spectral prior, %.4f without: %s; out-of-fold z RMS %.3f (FGS1) %.3f (AIRS) -> scaled; "
+        "prior with %d components",
         n_folds,
         time.perf_counter() - start,
         {k: round(v, 3) for k, v in noise.items()},
-        scale["fgs"],
-        scale["airs"],
-        breakdown.score,
+        with_prior.score,
+        without.score,
+        "prior used" if use_prior else "prior not used",
+        chosen.scale["fgs"],
+        chosen.scale["airs"],
         prior.n_components if prior else 0,
     )
+    scale = chosen.scale
+    oof_mu = chosen.mean
     first = members[0]
     return {
         "format": CROSSFIT_FORMAT,
@@ -256,7 +293,10 @@ def train_crossfit(cfg: TrainConfig, data: PlanetTable) -> dict:
         # every train planet has an out-of-fold prediction: the validation set is all of them
         "holdout_ids": [int(i) for i in ids],
         "holdout_diagnostics": {
-            "score": float(breakdown.score),
+            "score": float(chosen.score),
+            "score_with_prior": float(with_prior.score),
+            "score_without_prior": float(without.score),
+            "prior_used": bool(use_prior),
             "z_rms_fgs_before_scale": scale["fgs"],
             "z_rms_airs_before_scale": scale["airs"],
             "rmse_model_ppm": float(np.sqrt(np.mean((data.labels - oof_mu) ** 2))),

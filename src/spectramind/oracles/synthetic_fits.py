@@ -42,8 +42,15 @@ def write_synthetic_set(
     noise_scale: float = 1.3,
     first_id: int = 1000,
     n_features: int = 3,
+    own_bands: int = 0,
+    own_band_depth: float = 1e-3,
 ) -> SyntheticSet:
-    """Write ``<out_dir>/fits/<id>.npz``, ``train.csv`` and ``star_info.csv``; return the truth."""
+    """Write ``<out_dir>/fits/<id>.npz``, ``train.csv`` and ``star_info.csv``; return the truth.
+
+    ``own_bands``: narrow bands per planet at wavelengths of its own (up to ``own_band_depth``
+    deep [(Rp/Rs)^2]), features no other planet shares, so a prior learned from the labels
+    cannot span them (drawn from their own random stream: the rest of the set is unchanged).
+    """
     rng = np.random.default_rng(seed)
     out_dir = Path(out_dir)
     ids = np.arange(first_id, first_id + n_planets, dtype=np.int64)
@@ -53,6 +60,11 @@ def write_synthetic_set(
     for centre, width in ((40, 8.0), (110, 12.0), (180, 10.0), (250, 6.0)):  # molecular bands
         amplitude = rng.uniform(0.0, 3e-4, n_planets)[:, None]  # (n, 1)
         truth[:, 1:] += amplitude * np.exp(-0.5 * ((channel - centre) / width) ** 2)
+    own = np.random.default_rng([seed, 1])
+    for _ in range(own_bands):
+        centre = own.uniform(0, W - 1, n_planets)[:, None]  # (n, 1) [channel]
+        amplitude = own.uniform(0.5, 1.0, n_planets)[:, None] * own_band_depth  # (n, 1)
+        truth[:, 1:] += amplitude * np.exp(-0.5 * ((channel[None, :] - centre) / 3.0) ** 2)
     brightness = rng.uniform(0.7, 1.5, n_planets)[:, None]  # (n, 1) per-planet noise factor
     reported_err = brightness * np.concatenate([[60e-6], 150e-6 * (1 + 0.5 * channel / W)])
     true_sigma = noise_scale * reported_err  # (n, W)
