@@ -54,6 +54,7 @@ ROWS = (
     Row("wavelengths", ("wavelengths",)),
     Row("cosmics", ("cosmics",)),
     Row("star-info", ("star-info",)),
+    Row("spectra", ("spectra",)),
     Row("exosim", generator="exosim"),
     # The docs/science.md acceptance size: full-length visits.
     Row("default-full", size=(120, 40, 2025, 1.0)),

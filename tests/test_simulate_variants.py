@@ -233,6 +233,37 @@ def test_star_info_variant(default: Path, made) -> None:
         assert written["i"] <= 90.0 and abs(written["i"] - exact.i) < 6 * V.STAR_ERR_I_DEG
 
 
+def test_spectra_variant(default: Path, made) -> None:
+    data = made(V.SPECTRA)
+    # Only what the spectrum reaches: the frames and the labels; maps, stars, axes unchanged
+    # (FGS1 frames only where a cloud deck truncates the scattering slope at 0.7 micron).
+    differ = kinds(changed(default, data))
+    assert {"AIRS-CH0_signal_0.parquet", "train.csv"} <= differ
+    assert differ <= {"AIRS-CH0_signal_0.parquet", "FGS1_signal_0.parquet", "train.csv"}
+    validate(data)
+    for split, pid in planets(data):
+        assert planet_truth(data, split, pid).star == planet_truth(default, split, pid).star
+
+
+def test_spectra_variant_leaves_the_span_a_prior_learns():
+    """The default spectra are an exact linear combination of 8 shapes: a prior learned from 40
+    planets' labels reproduces 20 more to 0 ppm. The variant's are not (tens of ppm left)."""
+    from spectramind.model.spectral_prior import fit_spectral_prior
+    from spectramind.simulate.planet import draw_planet
+
+    def held_out_residual_ppm(names: tuple[str, ...]) -> float:
+        labels = np.array(
+            [draw_planet(SEED, "train", i, 100, 0.0, names).labels for i in range(60)]
+        )
+        prior = fit_spectral_prior(labels[:40] * 1e6)
+        held = labels[40:] * 1e6 - prior.mean
+        off_span = held - (held @ prior.components.T) @ prior.components
+        return float(np.sqrt(np.mean(off_span**2)))
+
+    assert held_out_residual_ppm(()) < 1e-3
+    assert held_out_residual_ppm((V.SPECTRA,)) > 5.0
+
+
 # --- configuration ------------------------------------------------------------------------------
 
 

@@ -15,7 +15,14 @@ DEFAULT_FRAMES_SCALE = 0.05
 DEFAULT_SEED = 2025
 # Kept in step with spectramind.simulate.variants.VARIANTS (a test checks); spelled out here so
 # that --help does not import numpy.
-VARIANT_NAMES = ("limb-darkening", "systematics", "wavelengths", "cosmics", "star-info")
+VARIANT_NAMES = (
+    "limb-darkening",
+    "systematics",
+    "wavelengths",
+    "cosmics",
+    "star-info",
+    "spectra",
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -79,7 +86,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "outside the default range), systematics (stronger, higher-order drift, ramp at visit "
         "start, coloured pointing jitter), wavelengths (perturbed AIRS wavelength grid in "
         "axis_info, wavelengths.csv and the spectra), cosmics (10x cosmic rays, 4x hot pixels), "
-        "star-info (catalogue errors in the star-info csv). Default: none, the default simulator",
+        "star-info (catalogue errors in the star-info csv), spectra (shifted and broadened bands, "
+        "cloud decks: spectra off a fixed low-dimensional span). Default: none, the default "
+        "simulator",
     )
     parser.add_argument(
         "--overwrite",

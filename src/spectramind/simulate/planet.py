@@ -220,12 +220,21 @@ def draw_planet(
         variants.perturbed_airs_wavelengths(seed) if variants.WAVELENGTHS in variant_names else None
     )
     wl_airs = layout.airs_column_wavelengths_um() if perturbed_wl is None else perturbed_wl
-    depth_airs = physics.transit_spectrum(wl_airs, continuum, rayleigh, bands)
-    depth_fgs = float(
-        physics.transit_spectrum(np.array([layout.FGS_WAVELENGTH_UM]), continuum, rayleigh, bands)[
-            0
-        ]
-    )
+    if variants.SPECTRA in variant_names:
+        shape = variants.draw_spectrum_shape(
+            planet_rng(seed, split, index, variants.PURPOSE_SPECTRA),
+            tuple(physics.MOLECULAR_BANDS),
+        )
+
+        def spectrum(wl: np.ndarray) -> np.ndarray:
+            return variants.shaped_transit_spectrum(wl, continuum, rayleigh, bands, shape)
+    else:
+
+        def spectrum(wl: np.ndarray) -> np.ndarray:
+            return physics.transit_spectrum(wl, continuum, rayleigh, bands)
+
+    depth_airs = spectrum(wl_airs)
+    depth_fgs = float(spectrum(np.array([layout.FGS_WAVELENGTH_UM]))[0])
     u1_ref, u2_ref = rng.uniform(0.45, 0.75), rng.uniform(0.15, 0.35)
     slope1, slope2 = rng.uniform(0.6, 1.0), rng.uniform(0.2, 0.6)
     ld_airs = physics.limb_darkening(wl_airs, u1_ref, u2_ref, slope1, slope2)

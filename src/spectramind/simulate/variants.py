@@ -30,6 +30,12 @@ cosmics             10x the cosmic-ray rate with a log-uniform charge (most hits
 star-info           the star-info csv carries catalogue values with realistic errors (Rs 5 %,
                     Ms 8 %, Ts 100 K, Mp 20 %, P 20 ppm, sma 5 %, i 0.7 deg); the simulation
                     (and the truth) uses the exact values.
+spectra             transmission spectra that are not a fixed linear combination of a few
+                    shapes: each planet's bands are shifted and broadened (temperature,
+                    pressure), it has up to four absorbers of its own, and half the planets
+                    have a grey cloud deck that truncates their features. The default spectra
+                    lie exactly in an 8-dimensional span (grey level, scattering slope, six
+                    fixed bands), which a prior learned from the labels reproduces to 0 ppm.
 ==================  =============================================================================
 
 All draw ranges are named constants of this module (documented in docs/simulate-variants.md).
@@ -49,11 +55,13 @@ SYSTEMATICS = "systematics"
 WAVELENGTHS = "wavelengths"
 COSMICS = "cosmics"
 STAR_INFO = "star-info"
-VARIANTS = (LIMB_DARKENING, SYSTEMATICS, WAVELENGTHS, COSMICS, STAR_INFO)
+SPECTRA = "spectra"
+VARIANTS = (LIMB_DARKENING, SYSTEMATICS, WAVELENGTHS, COSMICS, STAR_INFO, SPECTRA)
 
 # spawn_key purposes of the variants' own streams (the default uses 0..59, see planet.py)
 PURPOSE_LIMB_DARKENING = 60
 PURPOSE_STAR_INFO = 61
+PURPOSE_SPECTRA = 62
 PURPOSE_SYSTEMATICS = 70  # + visit
 PURPOSE_COSMIC_MAPS = 80  # + 2 visit + instrument
 PURPOSE_COSMIC_HITS = 90  # + 2 visit + instrument
@@ -284,6 +292,87 @@ def catalogue_values(rng: np.random.Generator, exact: tuple[float, ...]) -> tupl
         min(90.0, inc + STAR_ERR_I_DEG * rng.standard_normal()),
     )
     return tuple(float(np.round(v, 6)) for v in out)
+
+
+# --- spectra ------------------------------------------------------------------------------------
+# Per band: centre shifted by a fraction of its width, width scaled (hotter or higher-pressure
+# atmospheres broaden bands); per planet, with this probability, a grey cloud deck at a
+# fraction of the planet's highest feature truncates every feature above it.
+SPECTRA_CENTRE_SHIFT_RANGE = (-0.5, 0.5)  # [band widths]
+SPECTRA_WIDTH_FACTOR_RANGE = (0.6, 1.6)
+SPECTRA_CLOUD_PROBABILITY = 0.5
+SPECTRA_CLOUD_LEVEL_RANGE = (0.3, 0.9)  # [fraction of the highest feature]
+# Per planet, absorbers of its own (species the default six bands do not include): a count,
+# and for each a centre, a width and an amplitude.
+SPECTRA_EXTRA_BANDS_MAX = 4
+SPECTRA_EXTRA_CENTRE_RANGE_UM = (1.5, 4.5)
+SPECTRA_EXTRA_WIDTH_RANGE_UM = (0.02, 0.2)
+SPECTRA_EXTRA_AMPLITUDE_MAX = 3e-4  # [depth units] (the default bands' largest)
+# The grid on which "the highest feature" is taken, so FGS1 and AIRS see the same deck [micron].
+_SPECTRA_GRID_UM = np.linspace(0.5, 4.5, 801)
+
+
+@dataclass(frozen=True)
+class SpectrumShape:
+    """A planet's departures from the default band shapes (the ``spectra`` variant)."""
+
+    centre_shift_um: dict[str, float]
+    width_factor: dict[str, float]
+    cloud_level: float | None  # fraction of the highest feature; None: no cloud deck
+    extra_bands: tuple[tuple[float, float, float], ...] = ()  # (centre, width [micron], amplitude)
+
+
+def draw_spectrum_shape(rng: np.random.Generator, band_names: tuple[str, ...]) -> SpectrumShape:
+    """Band shifts and widths and the cloud deck of one planet, from its own stream."""
+    from spectramind.simulate import physics
+
+    shift = {n: float(rng.uniform(*SPECTRA_CENTRE_SHIFT_RANGE)) for n in band_names}
+    width = {n: float(rng.uniform(*SPECTRA_WIDTH_FACTOR_RANGE)) for n in band_names}
+    cloudy = rng.uniform() < SPECTRA_CLOUD_PROBABILITY
+    level = float(rng.uniform(*SPECTRA_CLOUD_LEVEL_RANGE))
+    extra = tuple(
+        (
+            float(rng.uniform(*SPECTRA_EXTRA_CENTRE_RANGE_UM)),
+            float(rng.uniform(*SPECTRA_EXTRA_WIDTH_RANGE_UM)),
+            float(rng.uniform(0.0, SPECTRA_EXTRA_AMPLITUDE_MAX)),
+        )
+        for _ in range(int(rng.integers(0, SPECTRA_EXTRA_BANDS_MAX + 1)))
+    )
+    return SpectrumShape(
+        {n: shift[n] * physics.MOLECULAR_BANDS[n][1] for n in band_names},
+        width,
+        level if cloudy else None,
+        extra,
+    )
+
+
+def shaped_transit_spectrum(
+    wavelength_um: np.ndarray,
+    continuum_depth: float,
+    rayleigh_amplitude: float,
+    band_amplitudes: dict[str, float],
+    shape: SpectrumShape,
+) -> np.ndarray:
+    """(n,) transit depth of :func:`spectramind.simulate.physics.transit_spectrum` with the
+    planet's own band centres and widths, features truncated at its cloud deck."""
+    from spectramind.simulate import physics
+
+    def features(wl: np.ndarray) -> np.ndarray:
+        out = rayleigh_amplitude * (wl / 0.7) ** -4
+        for name, (centre, width, _) in physics.MOLECULAR_BANDS.items():
+            amplitude = band_amplitudes.get(name, 0.0)
+            c = centre + shape.centre_shift_um.get(name, 0.0)
+            w = width * shape.width_factor.get(name, 1.0)
+            out = out + amplitude * np.exp(-0.5 * ((wl - c) / w) ** 2)
+        for c, w, amplitude in shape.extra_bands:
+            out = out + amplitude * np.exp(-0.5 * ((wl - c) / w) ** 2)
+        return out
+
+    wl = np.asarray(wavelength_um, dtype=np.float64)
+    above = features(wl)
+    if shape.cloud_level is not None:
+        above = np.minimum(above, shape.cloud_level * float(features(_SPECTRA_GRID_UM).max()))
+    return continuum_depth + above
 
 
 # --- parsing ------------------------------------------------------------------------------------
