@@ -82,6 +82,45 @@ def test_a_shared_error_proportional_to_the_depth_is_found_and_widens_deep_plane
     assert shared[shallow, 0] < 1.5 * scales["common_airs"] * common[shallow, 0]
 
 
+def test_a_depth_proportional_common_mode_does_not_bias_the_posterior_level():
+    """Nearly flat spectra (features 0.2 % of the level, as on the ExoSim row) measured without
+    bias, with 500 ppm of noise per channel and a 1.3 % depth-proportional shared error, both
+    in the noise model. The shared error's direction comes from the depth level: built from
+    the noisy depths channel by channel it carries their noise, the posterior discounts the
+    measurement's own direction and reads the level from the noise (every planet ~5 % too
+    shallow)."""
+    from spectramind.model.crossfit import combine
+    from spectramind.model.spectral_prior import fit_spectral_prior
+
+    rng = np.random.default_rng(7)
+    width = 283
+    x = np.linspace(-1.0, 1.0, width)
+    shapes = np.stack([x, np.exp(-0.5 * ((x - 0.3) / 0.1) ** 2), np.cos(3 * x)])
+
+    def spectra(n):
+        level = rng.uniform(4e3, 2.8e4, (n, 1))
+        return level * (1.0 + rng.normal(0.0, 0.002, (n, 3)) @ shapes)
+
+    prior = fit_spectral_prior(spectra(40))
+    truth = spectra(60)
+    independent = np.full(truth.shape, 500.0**2)
+    shared_error = 0.013 * truth.mean(axis=1, keepdims=True) * rng.standard_normal((60, 1))
+    measured = truth + shared_error + np.sqrt(independent) * rng.standard_normal(truth.shape)
+    scales = {
+        "independent_fgs": 1.0,
+        "independent_airs": 1.0,
+        "common_fgs": 0.0,
+        "common_airs": 0.0,
+        "common_relative": 0.013,
+    }
+    variance, shared = scaled_noise(independent, np.zeros_like(truth), scales, measured)
+    mean, sd = combine(prior, measured, variance, shared)
+    ratio = mean.mean(axis=1) / truth.mean(axis=1)
+    assert abs(np.median(ratio) - 1.0) < 0.01, np.median(ratio)
+    z = (mean - truth) / sd
+    assert 0.8 < np.sqrt(np.mean(z**2)) < 1.25
+
+
 @pytest.fixture(scope="module")
 def sets(tmp_path_factory):
     root = tmp_path_factory.mktemp("crossfit")

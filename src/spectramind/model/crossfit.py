@@ -103,14 +103,19 @@ def scaled_noise(
     """The members' noise model with the out-of-fold scales applied (same shapes).
 
     The common mode is the member's own (scaled per instrument) and, added in quadrature, a
-    shared error proportional to the predicted depth ``mu`` [ppm]: an error in the transit
-    shape common to all wavelengths (impact parameter, a/Rs, limb darkening) moves every
-    depth by the same fraction, so it is larger on deeper transits.
+    shared error proportional to the planet's depth level (the mean of ``mu`` over wavelength)
+    [ppm]: an error in the transit shape common to all wavelengths (impact parameter, a/Rs,
+    limb darkening) moves every depth by the same fraction, so it is larger on deeper
+    transits. The level, not each channel's ``mu``: a vector built from the measured depths
+    channel by channel carries their noise, and a posterior that discounts the measurement's
+    own direction reads the level from that noise (on the ExoSim row it made every planet
+    4-6 % too shallow).
     """
     width = independent.shape[1]
     a = _instrument_vector(scales["independent_fgs"], scales["independent_airs"], width)
     b = _instrument_vector(scales["common_fgs"], scales["common_airs"], width)
-    relative = scales.get("common_relative", 0.0) * np.abs(mu)
+    level = np.abs(mu.mean(axis=1, keepdims=True))  # (n, 1) [ppm]
+    relative = scales.get("common_relative", 0.0) * level
     return independent * a**2, np.sqrt((common * b) ** 2 + relative**2)
 
 
@@ -120,12 +125,13 @@ def fit_noise_scales(
     """Maximum-likelihood scales of the noise model from out-of-fold residuals (n, W) [ppm].
 
     Each planet's residual ``label - mu`` is modelled as N(0, diag(a^2 v) + w w^T) with the
-    member's independent variance v, and a shared vector w = sqrt((b u)^2 + (r mu)^2) from its
-    common-mode vector u and the predicted depth mu: one scale a and b for FGS1 and for AIRS and
-    one relative scale r (five numbers in all): how much independent, shared and
-    depth-proportional shared error the members' predictions really carry on planets they never
-    saw. The rank-one covariance has a closed-form inverse and determinant, so the likelihood
-    costs O(n W). r starts at 1% and may fall to ~0 (e^-12).
+    member's independent variance v, and a shared vector w = sqrt((b u)^2 + (r mean(mu))^2)
+    from its common-mode vector u and the predicted depth level (:func:`scaled_noise`): one
+    scale a and b for FGS1 and for AIRS and one relative scale r (five numbers in all): how
+    much independent, shared and depth-proportional shared error the members' predictions
+    really carry on planets they never saw. The rank-one covariance has a closed-form inverse
+    and determinant, so the likelihood costs O(n W). r starts at 1% and may fall to ~0
+    (e^-12).
     """
     from scipy.optimize import minimize
 
