@@ -171,16 +171,25 @@ def _interval(row: dict) -> str:
     return f"{low_high[0]:.2f}-{low_high[1]:.2f}" if low_high else "n/a"
 
 
+def _calibrated(row: dict) -> str:
+    low_high = row.get("z_rms_calibrated_interval")  # absent in results written before it
+    if not low_high:
+        return "n/a"
+    inside = low_high[0] <= row["z_rms"] <= low_high[1]
+    return f"{low_high[0]:.2f}-{low_high[1]:.2f} ({'inside' if inside else 'OUTSIDE'})"
+
+
 def markdown(rows: list[dict]) -> str:
     head = (
         "| row | data | naive | baseline | physics | physics + torch | ceiling | torch - baseline "
         "| ceiling - torch | FGS / AIRS torch | FGS / AIRS ceiling | z RMS torch (all / FGS / "
-        "AIRS) | z RMS torch, 90 % over test planets | coverage torch | z RMS physics |"
+        "AIRS) | z RMS torch, 90 % over test planets | z RMS a calibrated model shows, 90 % | "
+        "coverage torch | z RMS physics |"
     )
-    lines = [head, "|" + "---|" * 2 + "---:|" * 13]
+    lines = [head, "|" + "---|" * 2 + "---:|" * 14]
     for r in rows:
         if "results" not in r:
-            lines.append(f"| {r['row']} | {r['data']} | {r['status']} |" + " |" * 12)
+            lines.append(f"| {r['row']} | {r['data']} | {r['status']} |" + " |" * 13)
             continue
         a = _by_name(r["results"])
         base, phys = a["public baseline"], a["physics (depth, depth_err)"]
@@ -192,7 +201,8 @@ def markdown(rows: list[dict]) -> str:
             f"{torch['fgs_score']:.3f} / {torch['airs_score']:.3f} | "
             f"{ceil['fgs_score']:.3f} / {ceil['airs_score']:.3f} | "
             f"{torch['z_rms']:.2f} / {torch['z_rms_fgs']:.2f} / {torch['z_rms_airs']:.2f} | "
-            f"{_interval(torch)} | {torch['within_1sigma']:.3f} | {phys['z_rms']:.2f} |"
+            f"{_interval(torch)} | {_calibrated(torch)} | {torch['within_1sigma']:.3f} | "
+            f"{phys['z_rms']:.2f} |"
         )
     return "\n".join(lines)
 

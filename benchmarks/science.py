@@ -605,6 +605,20 @@ def measure(
         f"{len(checkpoint.get('members', [1]))} member(s), prior with "
         f"{len(prior['components']) if prior else 0} directions",
     )
+    if checkpoint.get("members"):
+        # The z RMS a perfectly calibrated model would show on this many test planets, from the
+        # members' out-of-fold errors on the train planets (metric.calibrated_z_rms_interval).
+        oof_mu, oof_sigma = predict(checkpoint, train_table, planets="holdout")
+        oof_z2 = metric.planet_z2(train_table.labels / DEPTH_UNIT, oof_mu, oof_sigma)
+        interval = metric.calibrated_z_rms_interval(oof_z2, oof_z2.size, int(n))
+        rows[-1]["z_rms_calibrated_interval"] = list(interval)
+        log.info(
+            "physics + torch: a calibrated model shows z RMS %.2f-%.2f (90%%) on %d test planets "
+            "with its scale from %d out-of-fold ones",
+            *interval,
+            n,
+            oof_z2.size,
+        )
 
     # Ceilings.
     from spectramind.oracles.ceiling import ceiling_predictions

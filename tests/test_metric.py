@@ -16,7 +16,9 @@ from scipy.stats import norm
 from spectramind.metric import (
     NaiveReference,
     SubmissionFormatError,
+    calibrated_z_rms_interval,
     element_scores,
+    planet_z2,
     score_arrays,
     score_dataframes,
     score_files,
@@ -279,3 +281,45 @@ def test_cli_score(tables, tmp_path):
     )
     assert proc.returncode == 2
     assert f"bad.csv: planet {rows[2][0]} column wl_200" in proc.stderr
+
+
+def _calibrated_model_errors(rng: np.random.Generator, n: int) -> np.ndarray:
+    """(n, 283) errors of a model whose planet-level offsets are heavy-tailed (Student t, 5
+    degrees of freedom) on top of independent channel noise, in units of its raw sigma."""
+    level = 0.8 * rng.standard_t(5, size=(n, 1))
+    return level + 0.5 * rng.standard_normal((n, 283))
+
+
+@pytest.mark.parametrize("n_calibration,n_test", [(40, 12), (40, 60), (160, 200)])
+def test_calibrated_z_rms_interval_matches_a_simulated_calibration(n_calibration, n_test):
+    # Independently of the resampling formula: calibrate the sigma scale as the RMS z of
+    # n_calibration unseen planets, measure the z RMS on n_test fresh ones, many times.
+    rng = np.random.default_rng(7)
+    measured = []
+    for _ in range(3000):
+        calibration = _calibrated_model_errors(rng, n_calibration)
+        scale = np.sqrt(np.mean(calibration**2))
+        test = _calibrated_model_errors(rng, n_test)
+        measured.append(np.sqrt(np.mean((test / scale) ** 2)))
+    expected = np.percentile(measured, [5, 95])
+    errors = _calibrated_model_errors(rng, 20000)
+    z2 = planet_z2(errors, np.zeros_like(errors), np.ones_like(errors))
+    low, high = calibrated_z_rms_interval(z2, n_calibration, n_test)
+    assert low == pytest.approx(expected[0], abs=0.03)
+    assert high == pytest.approx(expected[1], abs=0.03)
+    # Both finite samples matter: the test sample alone gives a narrower interval.
+    test_only = np.percentile(
+        [np.sqrt(z2[rng.integers(0, z2.size, n_test)].mean() / z2.mean()) for _ in range(3000)],
+        [5, 95],
+    )
+    assert high - low > (test_only[1] - test_only[0]) * 1.05
+
+
+def test_calibrated_z_rms_interval_of_identical_planets_is_one():
+    assert calibrated_z_rms_interval(np.full(30, 2.5), 40, 12) == pytest.approx((1.0, 1.0))
+
+
+@pytest.mark.parametrize("values", [np.array([]), np.array([1.0, np.nan]), np.zeros(5)])
+def test_calibrated_z_rms_interval_refuses_bad_input(values):
+    with pytest.raises(ValueError, match="planet_z2_unseen"):
+        calibrated_z_rms_interval(values, 40, 12)

@@ -204,6 +204,45 @@ def score_arrays(
     )
 
 
+def planet_z2(truth: np.ndarray, mu: np.ndarray, sigma: np.ndarray) -> np.ndarray:
+    """Each planet's mean z^2 over its 283 values (n,), z as in :func:`score_arrays`."""
+    z = (np.asarray(truth) - np.asarray(mu)) / np.maximum(np.asarray(sigma), SIGMA_FLOOR)
+    return np.mean(z * z, axis=1)
+
+
+def calibrated_z_rms_interval(
+    planet_z2_unseen: np.ndarray,
+    n_calibration: int,
+    n_test: int,
+    resamples: int = 4000,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """5th and 95th percentile of the test z RMS that a perfectly calibrated model shows.
+
+    Errors of transit spectra are largely planet-level (the level of a spectrum moves as one)
+    and heavy-tailed, so a z RMS measured on a few planets is uncertain twice over: the sigma
+    scale is itself the RMS z of ``n_calibration`` planets the model did not see (out of fold),
+    and the test z RMS averages ``n_test`` others. Both sets are drawn, with replacement, from
+    ``planet_z2_unseen`` (n,): the mean z^2 of each of n planets the model did not see (any
+    overall scale, :func:`planet_z2`); each resample gives sqrt(mean(test) / mean(calibration)).
+    A model whose planet errors follow that distribution lands outside the interval 10 % of
+    the time, so a z RMS outside it is evidence of miscalibration and one inside it is not.
+    """
+    values = np.asarray(planet_z2_unseen, dtype=np.float64)
+    if values.ndim != 1 or values.size == 0 or not np.all(np.isfinite(values)):
+        raise ValueError("planet_z2_unseen: expected a non-empty 1-D array of finite values")
+    if np.any(values < 0) or not values.sum() > 0:
+        raise ValueError("planet_z2_unseen: expected mean z^2 values >= 0, not all zero")
+    if n_calibration < 1 or n_test < 1:
+        raise ValueError(f"expected n_calibration, n_test >= 1, found {n_calibration}, {n_test}")
+    rng = np.random.default_rng(seed)
+    calibration = values[rng.integers(0, values.size, (resamples, n_calibration))].mean(axis=1)
+    test = values[rng.integers(0, values.size, (resamples, n_test))].mean(axis=1)
+    ratio = np.sqrt(test / np.maximum(calibration, np.finfo(float).tiny))
+    low, high = np.percentile(ratio, [5, 95])
+    return float(low), float(high)
+
+
 def score_tables(
     truth_ids: np.ndarray,
     truth: np.ndarray,
