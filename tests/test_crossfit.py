@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -63,7 +65,7 @@ def test_noise_scales_recover_the_true_independent_and_common_errors():
     assert scales["common_airs"] == pytest.approx(0.5, rel=0.15)
     assert scales["independent_fgs"] == pytest.approx(1.5, rel=0.2)  # one value per planet
     assert scales["common_relative"] < 1e-3  # 1e-3 x 4e4 ppm = 40 ppm, below the 30-120 ppm
-    assert set(scales) == set(truth) | {"common_relative"}
+    assert set(scales) == set(truth) | {"common_relative", "common_geometry"}
 
 
 def test_a_shared_error_proportional_to_the_depth_is_found_and_widens_deep_planets_only():
@@ -80,6 +82,68 @@ def test_a_shared_error_proportional_to_the_depth_is_found_and_widens_deep_plane
     deep, shallow = np.argmax(depth[:, 0]), np.argmin(depth[:, 0])
     assert shared[deep, 0] > 3 * scales["common_airs"] * common[deep, 0]
     assert shared[shallow, 0] < 1.5 * scales["common_airs"] * common[shallow, 0]
+
+
+def test_a_shared_error_that_grows_with_the_geometry_error_is_found_and_follows_it():
+    """A shared error of 0.8 % x (the planet's relative a/Rs error / the median planet's): the
+    fitted geometry scale recovers 0.8 %, the flat relative scale stays small, and the
+    planets whose geometry is poorly measured get the wide sigmas (z RMS ~1 in each half)."""
+    rng, independent, common, depth = _draws(seed=3)
+    n, width = independent.shape
+    geometry = np.exp(rng.normal(0.0, 0.7, n))  # relative a/Rs error / train median
+    shared = 0.008 * geometry[:, None] * depth.mean(axis=1, keepdims=True)
+    residual = np.sqrt(independent) * rng.standard_normal((n, width))
+    residual += common * rng.standard_normal((n, 1)) + shared * rng.standard_normal((n, 1))
+    scales = fit_noise_scales(residual, independent, common, depth, geometry)
+    assert scales["common_geometry"] == pytest.approx(0.008, rel=0.2)
+    assert scales["common_relative"] < 0.003
+    variance, vector = scaled_noise(independent, common, scales, depth, geometry)
+    # the level's z per planet: residual mean over wavelength against the model's level sigma
+    level_sd = np.sqrt(variance.mean(axis=1) / width + vector.mean(axis=1) ** 2)
+    level_z = residual.mean(axis=1) / level_sd
+    poor = geometry > np.median(geometry)
+    for rows in (poor, ~poor):
+        assert 0.8 < np.sqrt(np.mean(level_z[rows] ** 2)) < 1.25
+    # Without the geometry errors the same residuals leave the poorly measured planets'
+    # levels with too small a sigma.
+    flat = fit_noise_scales(residual, independent, common, depth)
+    assert flat["common_geometry"] < 1e-5
+    variance, vector = scaled_noise(independent, common, flat, depth)
+    level_sd = np.sqrt(variance.mean(axis=1) / width + vector.mean(axis=1) ** 2)
+    level_z = residual.mean(axis=1) / level_sd
+    assert np.sqrt(np.mean(level_z[geometry > np.percentile(geometry, 80)] ** 2)) > 1.3
+
+
+def test_relative_geometry_error_reads_the_fit_and_marks_a_fit_without_geometry():
+    from spectramind.model.crossfit import (
+        GeometryReference,
+        geometry_units,
+        relative_geometry_error,
+    )
+    from spectramind.model.data import PlanetTable
+
+    inputs = np.array([[0.1, 10.0, 7.0], [0.3, 12.0, 7.0], [0.0, 0.0, 7.0], [0.2, 8.0, 7.0]])
+    table = PlanetTable(
+        planet_id=np.arange(4),
+        depth=np.ones((4, 283)),
+        depth_err=np.ones((4, 283)),
+        inputs=inputs,
+        input_names=["a_over_rs_err", "a_over_rs", "star_Ts"],
+        labels=None,
+        data_sha256={},
+    )
+    relative = relative_geometry_error(table)
+    np.testing.assert_allclose(relative[[0, 1, 3]], [0.01, 0.025, 0.025])
+    assert np.isnan(relative[2])  # a whole-visit fallback measured no geometry
+    reference = GeometryReference.from_train(relative)
+    assert (reference.median, reference.largest) == pytest.approx((0.025, 0.025))
+    # the planet without geometry gets the least-known geometry seen, not none
+    np.testing.assert_allclose(geometry_units(relative, reference), [0.4, 1.0, 1.0, 1.0])
+    # fits without the features: every planet NaN, and the term is inert (units 0)
+    bare = dataclasses.replace(table, input_names=["f0", "f1", "f2"])
+    relative = relative_geometry_error(bare)
+    assert np.isnan(relative).all()
+    assert not geometry_units(relative, GeometryReference.from_train(relative)).any()
 
 
 def test_a_depth_proportional_common_mode_does_not_bias_the_posterior_level():

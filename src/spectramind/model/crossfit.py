@@ -13,7 +13,11 @@ those features and biases the depths (found on the ExoSim row of the robustness 
 
 Each member's output is split by noise structure (:meth:`SpectralCorrector.noise_parts`):
 independent per-wavelength noise and a common mode shared by all wavelengths, so the
-posterior does not average away an offset that every channel shares.
+posterior does not average away an offset that every channel shares. The out-of-fold noise
+model adds to the common mode a shared error proportional to the depth level, whose relative
+size grows with the physics fit's own relative a/Rs error (:func:`scaled_noise`): a planet
+whose transit shape is poorly measured has a poorly measured level, and one sigma scale for
+all planets would give it the quiet planets' sigma (the ExoSim row's heavy-tailed level errors).
 """
 
 from __future__ import annotations
@@ -88,9 +92,56 @@ NOISE_SCALE_NAMES = (
     "common_fgs",
     "common_airs",
     "common_relative",
+    "common_geometry",
 )
-# Lower bound of the relative common-mode error (log scale); 0 in effect.
+# Lower bound of the relative common-mode errors (log scale); 0 in effect.
 _MIN_LOG_RELATIVE = -12.0
+# The physics features whose ratio is a planet's geometry error (relative a/Rs error).
+GEOMETRY_ERROR_INPUTS = ("a_over_rs_err", "a_over_rs")
+
+
+def relative_geometry_error(table: PlanetTable) -> np.ndarray:
+    """(n,) the physics fit's relative a/Rs error, a_over_rs_err / a_over_rs [dimensionless];
+    NaN where the fit measured no geometry (a whole-visit fallback: both features 0), and for
+    every planet if the fits carry no such features (the term is then inert).
+
+    The transit depth, a/Rs and the impact parameter are degenerate through the transit shape:
+    a planet whose a/Rs the white light pins down poorly has a depth level that is uncertain
+    by a similar fraction, at every wavelength alike.
+    """
+    names = list(table.input_names)
+    if not all(n in names for n in GEOMETRY_ERROR_INPUTS):
+        return np.full(table.planet_id.size, np.nan)
+    err, value = (table.inputs[:, names.index(n)] for n in GEOMETRY_ERROR_INPUTS)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = err / value
+    return np.where(np.isfinite(ratio) & (err > 0) & (value > 0), ratio, np.nan)
+
+
+@dataclass(frozen=True)
+class GeometryReference:
+    """Scale of the geometry error term, from the train planets: their median relative a/Rs
+    error (the unit of :func:`geometry_units`) and the largest (given to a planet whose fit
+    measured no geometry: the least-known geometry seen, not zero)."""
+
+    median: float
+    largest: float
+
+    @classmethod
+    def from_train(cls, relative_error: np.ndarray) -> GeometryReference:
+        valid = relative_error[np.isfinite(relative_error)]
+        if valid.size == 0:  # no planet has a geometry error: the term is inert
+            return cls(1.0, 0.0)
+        return cls(float(np.median(valid)), float(valid.max()))
+
+    def to_dict(self) -> dict[str, float]:
+        return {"median": self.median, "largest": self.largest}
+
+
+def geometry_units(relative_error: np.ndarray, reference: GeometryReference) -> np.ndarray:
+    """(n,) relative a/Rs errors in units of the train planets' median (NaN -> the largest)."""
+    filled = np.where(np.isfinite(relative_error), relative_error, reference.largest)
+    return filled / reference.median
 
 
 def _instrument_vector(fgs: float, airs: float, width: int) -> np.ndarray:
@@ -98,7 +149,11 @@ def _instrument_vector(fgs: float, airs: float, width: int) -> np.ndarray:
 
 
 def scaled_noise(
-    independent: np.ndarray, common: np.ndarray, scales: dict[str, float], mu: np.ndarray
+    independent: np.ndarray,
+    common: np.ndarray,
+    scales: dict[str, float],
+    mu: np.ndarray,
+    geometry: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The members' noise model with the out-of-fold scales applied (same shapes).
 
@@ -106,38 +161,49 @@ def scaled_noise(
     shared error proportional to the planet's depth level (the mean of ``mu`` over wavelength)
     [ppm]: an error in the transit shape common to all wavelengths (impact parameter, a/Rs,
     limb darkening) moves every depth by the same fraction, so it is larger on deeper
-    transits. The level, not each channel's ``mu``: a vector built from the measured depths
-    channel by channel carries their noise, and a posterior that discounts the measurement's
-    own direction reads the level from that noise (on the ExoSim row it made every planet
-    4-6 % too shallow).
+    transits. Its relative size is ``r`` for every planet plus, in quadrature, ``g`` times the
+    planet's relative a/Rs error in units of the train planets' median (``geometry`` (n,),
+    :func:`geometry_units`; None: 0): a planet whose geometry is poorly measured has a poorly
+    measured level. The level, not each channel's ``mu``: a vector built from the measured
+    depths channel by channel carries their noise, and a posterior that discounts the
+    measurement's own direction reads the level from that noise (on the ExoSim row it made
+    every planet 4-6 % too shallow).
     """
     width = independent.shape[1]
     a = _instrument_vector(scales["independent_fgs"], scales["independent_airs"], width)
     b = _instrument_vector(scales["common_fgs"], scales["common_airs"], width)
     level = np.abs(mu.mean(axis=1, keepdims=True))  # (n, 1) [ppm]
-    relative = scales.get("common_relative", 0.0) * level
+    fraction_sq = np.full_like(level, scales.get("common_relative", 0.0) ** 2)  # (n, 1)
+    if geometry is not None:
+        fraction_sq = fraction_sq + (scales.get("common_geometry", 0.0) * geometry[:, None]) ** 2
+    relative = np.sqrt(fraction_sq) * level
     return independent * a**2, np.sqrt((common * b) ** 2 + relative**2)
 
 
 def fit_noise_scales(
-    residuals: np.ndarray, independent: np.ndarray, common: np.ndarray, mu: np.ndarray
+    residuals: np.ndarray,
+    independent: np.ndarray,
+    common: np.ndarray,
+    mu: np.ndarray,
+    geometry: np.ndarray | None = None,
 ) -> dict[str, float]:
     """Maximum-likelihood scales of the noise model from out-of-fold residuals (n, W) [ppm].
 
     Each planet's residual ``label - mu`` is modelled as N(0, diag(a^2 v) + w w^T) with the
-    member's independent variance v, and a shared vector w = sqrt((b u)^2 + (r mean(mu))^2)
-    from its common-mode vector u and the predicted depth level (:func:`scaled_noise`): one
-    scale a and b for FGS1 and for AIRS and one relative scale r (five numbers in all): how
+    member's independent variance v, and a shared vector
+    w = sqrt((b u)^2 + (r^2 + (g x)^2) mean(mu)^2) from its common-mode vector u, the
+    predicted depth level and its geometry error x (:func:`scaled_noise`; None: 0): one scale
+    a and b for FGS1 and for AIRS and the relative scales r and g (six numbers in all): how
     much independent, shared and depth-proportional shared error the members' predictions
     really carry on planets they never saw. The rank-one covariance has a closed-form inverse
-    and determinant, so the likelihood costs O(n W). r starts at 1% and may fall to ~0
+    and determinant, so the likelihood costs O(n W). r and g start at 1 % and may fall to ~0
     (e^-12).
     """
     from scipy.optimize import minimize
 
     def nll(log_scales: np.ndarray) -> float:
         scales = dict(zip(NOISE_SCALE_NAMES, np.exp(log_scales), strict=True))
-        d, w = scaled_noise(independent, common, scales, mu)
+        d, w = scaled_noise(independent, common, scales, mu, geometry)
         wd = w / d
         denominator = 1.0 + np.sum(w * wd, axis=1)  # (n,)
         quadratic = np.sum(residuals**2 / d, axis=1) - np.sum(residuals * wd, axis=1) ** 2 / (
@@ -146,11 +212,13 @@ def fit_noise_scales(
         log_det = np.sum(np.log(d), axis=1) + np.log(denominator)
         return float(0.5 * np.sum(quadratic + log_det) / residuals.shape[0])
 
+    # Without geometry errors g has no effect: it is held at ~0.
+    g_start, g_top = (np.log(0.01), 0.0) if geometry is not None else (_MIN_LOG_RELATIVE,) * 2
     result = minimize(
         nll,
-        np.concatenate([np.zeros(len(NOISE_SCALE_NAMES) - 1), [np.log(0.01)]]),
+        np.array([0.0, 0.0, 0.0, 0.0, np.log(0.01), g_start]),
         method="L-BFGS-B",
-        bounds=[(-5.0, 5.0)] * (len(NOISE_SCALE_NAMES) - 1) + [(_MIN_LOG_RELATIVE, 0.0)],
+        bounds=[(-5.0, 5.0)] * 4 + [(_MIN_LOG_RELATIVE, 0.0), (_MIN_LOG_RELATIVE, g_top)],
     )
     return {k: float(v) for k, v in zip(NOISE_SCALE_NAMES, np.exp(result.x), strict=True)}
 
@@ -251,9 +319,19 @@ def train_crossfit(cfg: TrainConfig, data: PlanetTable) -> dict:
         member_priors.append(_prior(cfg, fold_data.labels))
         member_ids.append([int(i) for i in inside])
     oof_mu, oof_var, oof_common = parts
-    # 1. The noise model's scales from the out-of-fold residuals (independent vs common mode).
-    noise = fit_noise_scales(data.labels - oof_mu, oof_var, oof_common, oof_mu)
-    var, common = scaled_noise(oof_var, oof_common, noise, oof_mu)
+    # 1. The noise model's scales from the out-of-fold residuals (independent vs common mode,
+    #    and the shared error that grows with the depth and with the fit's geometry error).
+    relative_error = relative_geometry_error(data)
+    if not np.isfinite(relative_error).any():
+        log.warning(
+            "cross-fit: no train planet has a relative a/Rs error (features %s): the noise "
+            "model's geometry term is off",
+            " / ".join(GEOMETRY_ERROR_INPUTS),
+        )
+    reference = GeometryReference.from_train(relative_error)
+    geometry = geometry_units(relative_error, reference)
+    noise = fit_noise_scales(data.labels - oof_mu, oof_var, oof_common, oof_mu, geometry)
+    var, common = scaled_noise(oof_var, oof_common, noise, oof_mu, geometry)
     # 2. The posterior of every planet from its own member's prior, and one sigma scale per
     #    instrument; the prior is kept only if it raises the out-of-fold score (a Gaussian prior
     #    whose directions miss the spectra's features shrinks them and biases the depths).
@@ -291,6 +369,7 @@ def train_crossfit(cfg: TrainConfig, data: PlanetTable) -> dict:
         "member_train_ids": member_ids,
         "member_priors": [None if p is None else p.to_dict() for p in member_priors],
         "noise_scale": noise,
+        "geometry_reference": reference.to_dict(),
         "prior": None if prior is None else prior.to_dict(),
         "sigma_scale": scale,
         "normalisation": first["normalisation"],
@@ -324,6 +403,10 @@ def predict_crossfit(
     members = checkpoint["members"]
     noise = checkpoint["noise_scale"]
     width = table.depth.shape[1]
+    geometry = None  # checkpoints written before the geometry term have none
+    if "geometry_reference" in checkpoint:
+        reference = GeometryReference(**checkpoint["geometry_reference"])
+        geometry = geometry_units(relative_geometry_error(table), reference)
     if planets == "holdout":
         mu = np.empty_like(table.depth)
         sd = np.empty_like(table.depth)
@@ -334,10 +417,11 @@ def predict_crossfit(
             if rows.any():
                 prior = None if prior is None else SpectralPrior.from_dict(prior)
                 m, v, c = member_parts(member, table.subset(table.planet_id[rows]))
-                mu[rows], sd[rows] = combine(prior, m, *scaled_noise(v, c, noise, m))
+                g = None if geometry is None else geometry[rows]
+                mu[rows], sd[rows] = combine(prior, m, *scaled_noise(v, c, noise, m, g))
         return mu, sd * _scales(checkpoint, width)
     parts = [member_parts(member, table) for member in members]
-    scaled = [scaled_noise(v, c, noise, m) for m, v, c in parts]
+    scaled = [scaled_noise(v, c, noise, m, geometry) for m, v, c in parts]
     mus = np.stack([p[0] for p in parts])  # (K, n, W)
     mu = mus.mean(axis=0)
     # The noise model was calibrated on single members (out of fold); the average of K members
