@@ -256,3 +256,33 @@ def test_the_spectral_prior_is_kept_only_where_it_raises_the_out_of_fold_score(t
     assert not without["holdout_diagnostics"]["prior_used"]
     for a, b in zip(predict(checkpoint, own), predict(without, own), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_checkpoint_without_the_geometry_term_predicts_as_if_it_were_zero(sets):
+    """Checkpoints written before the geometry term (no ``geometry_reference``) still predict,
+    exactly as a new checkpoint whose fitted geometry scale is 0."""
+    import copy
+
+    train_set, test_set = sets
+
+    def with_geometry(table):
+        # the first two synthetic features become a/Rs 10 with a relative error of 0.3 % and up
+        inputs = table.inputs.copy()
+        inputs[:, 0] = 0.03 * (1.0 + np.abs(inputs[:, 0]))
+        inputs[:, 1] = 10.0
+        names = ["a_over_rs_err", "a_over_rs", *table.input_names[2:]]
+        return dataclasses.replace(table, inputs=inputs, input_names=names)
+
+    table = with_geometry(_table(train_set))
+    test = with_geometry(_table(test_set, labels=False))
+    checkpoint = train_model(TrainConfig(**FAST), table)
+    reference = checkpoint["geometry_reference"]
+    assert reference["median"] > 0 and reference["largest"] >= reference["median"]
+    zero = copy.deepcopy(checkpoint)
+    zero["noise_scale"]["common_geometry"] = 0.0
+    old = copy.deepcopy(zero)
+    del old["geometry_reference"], old["noise_scale"]["common_geometry"]
+    for planets, rows in (("all", test), ("holdout", table)):
+        expected = predict(zero, rows, planets=planets)
+        for got, want in zip(predict(old, rows, planets=planets), expected, strict=True):
+            np.testing.assert_array_equal(got, want)
