@@ -374,10 +374,9 @@ def z_rms_interval(
     with 12 planets the z RMS itself is uncertain by ~20 %. z as in :func:`spectramind.metric.
     score_arrays` (sigma floored at its SIGMA_FLOOR).
     """
-    from spectramind.metric import SIGMA_FLOOR
+    from spectramind.metric import planet_z2
 
-    z = (truth - mu) / np.maximum(sigma, SIGMA_FLOOR)
-    z2 = np.mean(z * z, axis=1)  # (n_planets,) mean z^2 per planet
+    z2 = planet_z2(truth, mu, sigma)  # (n_planets,) mean z^2 per planet
     rng = np.random.default_rng(seed)
     picks = rng.integers(0, z2.size, size=(resamples, z2.size))
     values = np.sqrt(z2[picks].mean(axis=1))

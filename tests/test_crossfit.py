@@ -97,21 +97,22 @@ def test_a_shared_error_that_grows_with_the_geometry_error_is_found_and_follows_
     scales = fit_noise_scales(residual, independent, common, depth, geometry)
     assert scales["common_geometry"] == pytest.approx(0.008, rel=0.2)
     assert scales["common_relative"] < 0.003
-    variance, vector = scaled_noise(independent, common, scales, depth, geometry)
-    # the level's z per planet: residual mean over wavelength against the model's level sigma
-    level_sd = np.sqrt(variance.mean(axis=1) / width + vector.mean(axis=1) ** 2)
-    level_z = residual.mean(axis=1) / level_sd
+
+    def level_z(variance, vector):
+        """Each planet's residual mean over wavelength against the model's sigma of it."""
+        level_sd = np.sqrt(variance.mean(axis=1) / width + vector.mean(axis=1) ** 2)
+        return residual.mean(axis=1) / level_sd
+
+    z = level_z(*scaled_noise(independent, common, scales, depth, geometry))
     poor = geometry > np.median(geometry)
     for rows in (poor, ~poor):
-        assert 0.8 < np.sqrt(np.mean(level_z[rows] ** 2)) < 1.25
+        assert 0.8 < np.sqrt(np.mean(z[rows] ** 2)) < 1.25
     # Without the geometry errors the same residuals leave the poorly measured planets'
     # levels with too small a sigma.
     flat = fit_noise_scales(residual, independent, common, depth)
     assert flat["common_geometry"] < 1e-5
-    variance, vector = scaled_noise(independent, common, flat, depth)
-    level_sd = np.sqrt(variance.mean(axis=1) / width + vector.mean(axis=1) ** 2)
-    level_z = residual.mean(axis=1) / level_sd
-    assert np.sqrt(np.mean(level_z[geometry > np.percentile(geometry, 80)] ** 2)) > 1.3
+    z = level_z(*scaled_noise(independent, common, flat, depth))
+    assert np.sqrt(np.mean(z[geometry > np.percentile(geometry, 80)] ** 2)) > 1.3
 
 
 def test_relative_geometry_error_reads_the_fit_and_marks_a_fit_without_geometry():
